@@ -1,0 +1,416 @@
+"""Plan, render and write the embedded demo corpus in the official VSC-2022 layout.
+
+``plan_corpus`` turns a seed and a few sizes into a complete, picklable plan
+(every reference, every query's timeline and edits, the exact ground truth);
+``write_corpus`` renders it in parallel. Same config -> byte-identical files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from video_similarity.demo.scenes import (
+    PHOTO_NAMES,
+    PhotoScene,
+    Scene,
+    random_photo_scene,
+    random_shapes_scene,
+)
+from video_similarity.parallel import run_parallel, worker_count
+from video_similarity.video.edits import FRAME_EDITS, MILD_EDITS, apply_edits, sample_edit
+from video_similarity.video.encode import write_video
+
+log = logging.getLogger(__name__)
+
+#: Bump when rendering changes, so that an existing corpus is rebuilt.
+CORPUS_FORMAT = 1
+MANIFEST = "demo_corpus.json"
+
+
+@dataclass(frozen=True)
+class SplitSize:
+    references: int
+    queries: int
+
+
+@dataclass(frozen=True)
+class DemoCorpusConfig:
+    """Sizes and mixes of the demo corpus (``ingest.demo`` in parameters_ingest.yml)."""
+
+    seed: int = 0
+    splits: dict[str, SplitSize] = field(
+        default_factory=lambda: {"train": SplitSize(12, 20), "test": SplitSize(12, 20)}
+    )
+    reference_duration: tuple[float, float] = (10.0, 24.0)
+    copy_duration: tuple[float, float] = (3.0, 8.0)
+    filler_duration: tuple[float, float] = (1.0, 5.0)
+    no_copy_query_duration: tuple[float, float] = (6.0, 16.0)
+    no_copy_fraction: float = 0.4
+    embedded_fraction: float = 0.5
+    photo_fraction: float = 0.5
+    unedited_fraction: float = 0.15
+    mild_fraction: float = 0.25
+    max_edits: int = 3
+    sizes: tuple[tuple[int, int], ...] = ((320, 240), (256, 192), (240, 320), (352, 288), (320, 180), (288, 288))
+    frame_rates: tuple[float, ...] = (15.0, 24.0, 25.0, 29.97, 30.0)
+    crf: int = 20
+    low_quality_crf: tuple[int, int] = (38, 46)
+
+    @classmethod
+    def from_params(cls, params: dict) -> "DemoCorpusConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(f"unknown demo corpus parameter(s) {unknown}; known: {sorted(known)}")
+        values = dict(params)
+        if "splits" in values:
+            values["splits"] = {str(k): SplitSize(**v) for k, v in values["splits"].items()}
+        for key in ("reference_duration", "copy_duration", "filler_duration", "no_copy_query_duration", "frame_rates", "low_quality_crf"):
+            if key in values:
+                values[key] = tuple(values[key])
+        if "sizes" in values:
+            values["sizes"] = tuple(tuple(int(x) for x in s) for s in values["sizes"])
+        config = cls(**values)
+        if not config.splits:
+            raise ValueError("the demo corpus needs at least one split")
+        if not 0 <= config.no_copy_fraction <= 1:
+            raise ValueError(f"no_copy_fraction must be in [0, 1], got {config.no_copy_fraction}")
+        return config
+
+    def fingerprint(self) -> str:
+        blob = json.dumps({"format": CORPUS_FORMAT, **asdict(self)}, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ReferenceSpec:
+    video_id: str
+    split: str
+    scene: Scene
+    fps: float
+    size: tuple[int, int]
+    n_frames: int
+
+    @property
+    def duration(self) -> float:
+        return self.n_frames / self.fps
+
+    def frame(self, index: int) -> np.ndarray:
+        index = min(max(index, 0), self.n_frames - 1)
+        return self.scene.render(index / self.fps, self.size)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A span [start, end) of a query's timeline: filler footage or a copied reference segment."""
+
+    start: float
+    end: float
+    scene: Scene | None = None
+    reference: ReferenceSpec | None = None
+    ref_start: float = 0.0
+    speed: float = 1.0
+
+
+@dataclass(frozen=True)
+class EditSpec:
+    name: str
+    seed: int
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    video_id: str
+    split: str
+    fps: float
+    size: tuple[int, int]  # before frame edits
+    n_frames: int
+    pieces: tuple[Piece, ...]
+    edits: tuple[EditSpec, ...]
+    temporal_edits: tuple[str, ...]
+    overlay: PhotoScene | None
+    background: Scene | None
+    crf: int
+    embedded: bool
+
+    @property
+    def duration(self) -> float:
+        return self.n_frames / self.fps
+
+    @property
+    def copy(self) -> Piece | None:
+        return next((p for p in self.pieces if p.reference is not None), None)
+
+    def frame_edits(self) -> list:
+        """Instantiate the frame edits (deterministic: each carries its own seed)."""
+        overlay = None
+        if self.overlay is not None:
+            overlay = self.overlay.render(0.0, (160, 120))
+        background = None
+        if self.background is not None:
+            scene, fps = self.background, self.fps
+            background = lambda index, size: scene.render(index / fps, size)  # noqa: E731
+        return [
+            sample_edit(e.name, np.random.default_rng(e.seed), overlay, background)
+            for e in self.edits
+        ]
+
+    def frames(self, with_edits: bool = True):
+        """Render the query frame by frame; ``with_edits=False`` gives the unedited timeline."""
+        edits = self.frame_edits() if with_edits else []
+        for index in range(self.n_frames):
+            t = index / self.fps
+            piece = next((p for p in self.pieces if p.start <= t < p.end), self.pieces[-1])
+            if piece.reference is not None:
+                ref = piece.reference
+                content_t = piece.ref_start + (t - piece.start) * piece.speed
+                image = ref.frame(math.floor(content_t * ref.fps + 1e-6))
+            else:
+                image = piece.scene.render(t - piece.start, self.size)
+            yield apply_edits(image, edits, index)
+
+
+@dataclass(frozen=True)
+class CorpusPlan:
+    config: DemoCorpusConfig
+    references: tuple[ReferenceSpec, ...]
+    queries: tuple[QuerySpec, ...]
+
+    def splits(self) -> list[str]:
+        return list(self.config.splits)
+
+
+def _assign_photos(config: DemoCorpusConfig, rng: np.random.Generator) -> dict[str, list[str]]:
+    """Deal the photographs to the splits: no photograph is in two splits."""
+    order = [PHOTO_NAMES[i] for i in rng.permutation(len(PHOTO_NAMES))]
+    names = list(config.splits)
+    return {name: order[i :: len(names)] for i, name in enumerate(names)}
+
+
+def _filler_scene(rng: np.random.Generator, photos: list[str], duration: float) -> Scene:
+    if photos and rng.random() < 0.5:
+        return random_photo_scene(rng, str(rng.choice(photos)), duration)
+    return random_shapes_scene(rng)
+
+
+def _plan_split(config: DemoCorpusConfig, split: str, split_no: int, photos: list[str], rng: np.random.Generator):
+    size = config.splits[split]
+    n_photo_refs = min(round(size.references * config.photo_fraction), max(0, len(photos) - 1))
+    ref_photos, filler_photos = photos[:n_photo_refs], photos[n_photo_refs:]
+    references = []
+    for i in range(size.references):
+        fps = float(rng.choice(config.frame_rates))
+        frame_size = tuple(int(x) for x in config.sizes[int(rng.integers(len(config.sizes)))])
+        n_frames = max(2, round(rng.uniform(*config.reference_duration) * fps))
+        scene = (
+            random_photo_scene(rng, ref_photos[i], n_frames / fps)
+            if i < len(ref_photos)
+            else random_shapes_scene(rng)
+        )
+        references.append(ReferenceSpec(f"R{split_no}{i + 1:05d}", split, scene, fps, frame_size, n_frames))
+
+    has_copy = np.ones(size.queries, bool)
+    has_copy[: round(size.queries * config.no_copy_fraction)] = False
+    rng.shuffle(has_copy)
+    queries = []
+    for j in range(size.queries):
+        queries.append(_plan_query(config, split, f"Q{split_no}{j + 1:05d}", bool(has_copy[j]) and bool(references), references, filler_photos, rng))
+    return references, queries
+
+
+def _plan_query(config, split, video_id, copy, references, filler_photos, rng) -> QuerySpec:
+    u = rng.uniform
+    kind = rng.random()
+    if kind < config.unedited_fraction:
+        names: list[str] = []
+    elif kind < config.unedited_fraction + config.mild_fraction:
+        names = list(rng.choice(MILD_EDITS, size=int(rng.integers(1, 3)), replace=False))
+    else:
+        names = list(rng.choice(FRAME_EDITS, size=int(rng.integers(1, config.max_edits + 1)), replace=False))
+    strong = kind >= config.unedited_fraction + config.mild_fraction
+    temporal = []
+    speed = 1.0
+    if copy and strong and rng.random() < 0.25:
+        speed = float(rng.choice([0.5, 0.75, 1.5, 2.0]))
+        temporal.append("speed")
+    crf = config.crf
+    if kind >= config.unedited_fraction and rng.random() < 0.2:
+        crf = int(rng.integers(config.low_quality_crf[0], config.low_quality_crf[1] + 1))
+        temporal.append("reencode")
+
+    pieces: list[Piece] = []
+    t = 0.0
+    embedded = False
+    if copy:
+        ref = references[int(rng.integers(len(references)))]
+        fps = ref.fps
+        if kind >= config.unedited_fraction and rng.random() < 0.3:
+            fps = float(rng.choice([r for r in config.frame_rates if r != ref.fps] or [ref.fps]))
+            if fps != ref.fps:
+                temporal.append("fps")
+        frame_size = ref.size
+        length = min(float(u(*config.copy_duration)), ref.duration - 0.5)
+        length = max(length, min(1.0, ref.duration))
+        ref_start = round(float(u(0, max(0.0, ref.duration - length))), 3)
+        embedded = bool(rng.random() < config.embedded_fraction)
+        if embedded:
+            lead = round(float(u(*config.filler_duration)), 3)
+            pieces.append(Piece(0.0, lead, scene=_filler_scene(rng, filler_photos, lead)))
+            t = lead
+        span = round(length / speed, 3)
+        pieces.append(Piece(t, t + span, reference=ref, ref_start=ref_start, speed=speed))
+        t += span
+        if embedded:
+            tail = round(float(u(*config.filler_duration)), 3)
+            pieces.append(Piece(t, t + tail, scene=_filler_scene(rng, filler_photos, tail)))
+            t += tail
+    else:
+        fps = float(rng.choice(config.frame_rates))
+        frame_size = tuple(int(x) for x in config.sizes[int(rng.integers(len(config.sizes)))])
+        total = float(u(*config.no_copy_query_duration))
+        cut = total * float(u(0.3, 0.7)) if rng.random() < 0.5 else total
+        pieces.append(Piece(0.0, cut, scene=_filler_scene(rng, filler_photos, cut)))
+        if cut < total:
+            pieces.append(Piece(cut, total, scene=_filler_scene(rng, filler_photos, total - cut)))
+        t = total
+    overlay = background = None
+    if "overlay" in names:
+        overlay = random_photo_scene(rng, str(rng.choice(filler_photos)), 1.0) if filler_photos else None
+        if overlay is None:
+            names.remove("overlay")
+    if "pip" in names:
+        background = _filler_scene(rng, filler_photos, t)
+    edits = tuple(EditSpec(str(n), int(rng.integers(2**31))) for n in names)
+    n_frames = max(1, round(t * fps))
+    return QuerySpec(video_id, split, fps, frame_size, n_frames, tuple(pieces), edits, tuple(temporal), overlay, background, crf, embedded)
+
+
+def plan_corpus(config: DemoCorpusConfig) -> CorpusPlan:
+    """Everything about the corpus, decided from the seed before any pixel is drawn."""
+    rng = np.random.default_rng(config.seed)
+    photos = _assign_photos(config, rng)
+    references, queries = [], []
+    for split_no, split in enumerate(config.splits, start=1):
+        refs, qs = _plan_split(config, split, split_no, photos[split], rng)
+        references += refs
+        queries += qs
+    return CorpusPlan(config, tuple(references), tuple(queries))
+
+
+# ---------------------------------------------------------------- tables
+
+
+def ground_truth(plan: CorpusPlan) -> pd.DataFrame:
+    """Matching ground truth: one row per copied segment, times in seconds."""
+    rows = []
+    for q in plan.queries:
+        piece = q.copy
+        if piece is None:
+            continue
+        q_end = min(piece.end, q.duration)
+        rows.append({
+            "split": q.split,
+            "query_id": q.video_id,
+            "ref_id": piece.reference.video_id,
+            "query_start": round(piece.start, 3),
+            "query_end": round(q_end, 3),
+            "ref_start": round(piece.ref_start, 3),
+            "ref_end": round(piece.ref_start + (q_end - piece.start) * piece.speed, 3),
+        })
+    return pd.DataFrame(rows, columns=["split", "query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end"])
+
+
+def query_edits(plan: CorpusPlan) -> pd.DataFrame:
+    """Which edits each query got (frame edits in order, then temporal ones)."""
+    rows = [
+        {
+            "split": q.split,
+            "query_id": q.video_id,
+            "has_copy": q.copy is not None,
+            "embedded": q.embedded,
+            "edits": ";".join([e.name for e in q.edits] + list(q.temporal_edits)),
+        }
+        for q in plan.queries
+    ]
+    return pd.DataFrame(rows, columns=["split", "query_id", "has_copy", "embedded", "edits"])
+
+
+def _output_size(q: QuerySpec) -> tuple[int, int]:
+    first = next(iter(q.frames()))
+    h, w = first.shape[:2]
+    return w - w % 2, h - h % 2
+
+
+def _metadata(videos, sizes, rng) -> pd.DataFrame:
+    rows = [
+        {
+            "video_id": v.video_id,
+            "duration_sec": round(v.duration, 3),
+            "frames_per_sec": v.fps,
+            "width": sizes[v.video_id][0],
+            "height": sizes[v.video_id][1],
+            "rn": int(rng.integers(1_000_000)),
+        }
+        for v in videos
+    ]
+    return pd.DataFrame(rows).sort_values("video_id")
+
+
+# ---------------------------------------------------------------- writing
+
+
+def _render_task(task) -> tuple[str, tuple[int, int]]:
+    spec, path, reference_crf = task
+    if isinstance(spec, ReferenceSpec):
+        write_video(path, (spec.frame(i) for i in range(spec.n_frames)), spec.fps, crf=reference_crf)
+        return spec.video_id, spec.size
+    write_video(path, spec.frames(), spec.fps, crf=spec.crf)
+    return spec.video_id, _output_size(spec)
+
+
+def video_path(root: Path, spec) -> Path:
+    role = "reference" if isinstance(spec, ReferenceSpec) else "query"
+    return root / spec.split / role / f"{spec.video_id}.mp4"
+
+
+def write_corpus(plan: CorpusPlan, root: str | Path, workers: int | None = None) -> Path:
+    """Render ``plan`` under ``root`` in the official layout; reuse a complete identical build."""
+    root = Path(root)
+    fingerprint = plan.config.fingerprint()
+    manifest = root / MANIFEST
+    specs = list(plan.references) + list(plan.queries)
+    if manifest.is_file():
+        try:
+            done = json.loads(manifest.read_text()).get("fingerprint") == fingerprint
+        except (OSError, json.JSONDecodeError):
+            done = False
+        if done and all(video_path(root, s).is_file() for s in specs):
+            log.info("Demo corpus at %s is up to date (fingerprint %s)", root, fingerprint)
+            return root
+        manifest.unlink()
+    root.mkdir(parents=True, exist_ok=True)
+    tasks = [(s, video_path(root, s), plan.config.crf) for s in specs]
+    log.info("Rendering the demo corpus: %d videos into %s with %d workers", len(tasks), root, worker_count(workers, len(tasks)))
+    sizes = dict(run_parallel(_render_task, tasks, workers, desc="demo corpus"))
+    rng = np.random.default_rng(plan.config.seed + 1)
+    gt = ground_truth(plan)
+    edits = query_edits(plan)
+    for split in plan.splits():
+        refs = [r for r in plan.references if r.split == split]
+        queries = [q for q in plan.queries if q.split == split]
+        _metadata(queries, sizes, rng).to_csv(root / f"{split}_query_metadata.csv", index=False)
+        _metadata(refs, sizes, rng).to_csv(root / f"{split}_reference_metadata.csv", index=False)
+        split_gt = gt[gt["split"] == split].drop(columns="split")
+        split_gt.to_csv(root / f"{split}_matching_ground_truth.csv", index=False)
+        split_gt[["query_id", "ref_id"]].drop_duplicates().to_csv(root / f"{split}_descriptor_ground_truth.csv", index=False)
+        edits[edits["split"] == split].drop(columns="split").to_csv(root / f"{split}_query_edits.csv", index=False)
+    manifest.write_text(json.dumps({"fingerprint": fingerprint, "config": asdict(plan.config)}, indent=2, default=str))
+    return root

@@ -1,0 +1,171 @@
+"""Continuous-time scenes the demo videos are rendered from.
+
+A scene is a small, picklable description; ``render(t, size)`` draws it at any
+time and size. References are scenes sampled at their frame rate; a copied
+segment re-renders the reference's own frames, so ground-truth times are exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+#: Real photographs bundled with scikit-image (no download). ``cat`` duplicates
+#: ``chelsea`` and is left out so that train and test never share a picture.
+PHOTO_NAMES = (
+    "astronaut", "brick", "camera", "cell", "chelsea", "clock", "coffee", "coins",
+    "grass", "gravel", "hubble_deep_field", "immunohistochemistry", "moon",
+    "retina", "rocket", "stereo_motorcycle",
+)
+
+
+@lru_cache(maxsize=32)
+def load_photo(name: str) -> Image.Image:
+    """One scikit-image sample photograph as an RGB PIL image."""
+    import skimage.data
+
+    if name not in PHOTO_NAMES:
+        raise ValueError(f"unknown demo photograph {name!r}; known: {', '.join(PHOTO_NAMES)}")
+    image = getattr(skimage.data, name)()
+    if isinstance(image, tuple):  # stereo_motorcycle returns (left, right, disparity)
+        image = image[0]
+    image = np.asarray(image)
+    if image.dtype == bool:
+        image = image.astype(np.uint8) * 255
+    if image.ndim == 2:
+        image = np.stack([image] * 3, axis=-1)
+    return Image.fromarray(image[..., :3].astype(np.uint8), "RGB")
+
+
+def _smoothstep(x: float) -> float:
+    x = min(1.0, max(0.0, x))
+    return x * x * (3 - 2 * x)
+
+
+@dataclass(frozen=True)
+class PhotoScene:
+    """A camera move (zoom and pan) over a photograph.
+
+    ``zoom`` is the fraction of the largest box of the output's aspect ratio that
+    fits the photo; ``center`` is in fractions of the photo; both are
+    interpolated from start to end over ``duration`` seconds.
+    """
+
+    photo: str
+    center_start: tuple[float, float]
+    center_end: tuple[float, float]
+    zoom_start: float
+    zoom_end: float
+    duration: float
+
+    def box(self, t: float, size: tuple[int, int]) -> tuple[float, float, float, float]:
+        image = load_photo(self.photo)
+        pw, ph = image.size
+        aspect = size[0] / size[1]
+        full_w, full_h = (pw, pw / aspect) if pw / aspect <= ph else (ph * aspect, ph)
+        a = _smoothstep(t / self.duration if self.duration > 0 else 0.0)
+        zoom = self.zoom_start + a * (self.zoom_end - self.zoom_start)
+        cx = self.center_start[0] + a * (self.center_end[0] - self.center_start[0])
+        cy = self.center_start[1] + a * (self.center_end[1] - self.center_start[1])
+        bw, bh = full_w * zoom, full_h * zoom
+        x0 = min(max(cx * pw - bw / 2, 0.0), pw - bw)
+        y0 = min(max(cy * ph - bh / 2, 0.0), ph - bh)
+        return (x0, y0, x0 + bw, y0 + bh)
+
+    def render(self, t: float, size: tuple[int, int]) -> np.ndarray:
+        image = load_photo(self.photo)
+        return np.asarray(image.resize(size, Image.BILINEAR, box=self.box(t, size)))
+
+
+@dataclass(frozen=True)
+class Shape:
+    kind: str  # ellipse | rectangle | triangle
+    color: tuple[int, int, int]
+    radius: float  # fraction of the frame's shorter side
+    position: tuple[float, float]  # at t = 0, fractions of width and height
+    velocity: tuple[float, float]  # fractions per second; shapes bounce off the borders
+    spin: float  # degrees per second
+
+
+def _bounce(x: float, lo: float, hi: float) -> float:
+    span = hi - lo
+    if span <= 0:
+        return (lo + hi) / 2
+    y = (x - lo) % (2 * span)
+    return lo + (y if y <= span else 2 * span - y)
+
+
+@dataclass(frozen=True)
+class ShapesScene:
+    """Procedurally rendered footage: shapes moving over a drifting textured backdrop."""
+
+    colors: tuple[tuple[int, int, int], tuple[int, int, int]]
+    angle: float  # gradient direction, radians
+    stripes: float  # texture frequency (cycles per frame width)
+    drift: float  # texture phase speed (cycles per second)
+    shapes: tuple[Shape, ...]
+
+    def _backdrop(self, t: float, size: tuple[int, int]) -> np.ndarray:
+        w, h = size
+        y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+        x /= max(w, 1)
+        y /= max(h, 1)
+        g = (np.cos(self.angle) * x + np.sin(self.angle) * y + 1) / 2
+        texture = 0.5 + 0.5 * np.sin(2 * np.pi * (self.stripes * (x - y * 0.5) + self.drift * t))
+        c0, c1 = (np.asarray(c, np.float32) for c in self.colors)
+        base = c0 * (1 - g[..., None]) + c1 * g[..., None]
+        return np.clip(base * (0.75 + 0.25 * texture[..., None]), 0, 255).astype(np.uint8)
+
+    def render(self, t: float, size: tuple[int, int]) -> np.ndarray:
+        w, h = size
+        image = Image.fromarray(self._backdrop(t, size), "RGB")
+        draw = ImageDraw.Draw(image)
+        short = min(w, h)
+        for shape in self.shapes:
+            r = shape.radius * short
+            cx = _bounce(shape.position[0] + shape.velocity[0] * t, r / w, 1 - r / w) * w
+            cy = _bounce(shape.position[1] + shape.velocity[1] * t, r / h, 1 - r / h) * h
+            if shape.kind == "ellipse":
+                draw.ellipse((cx - r, cy - r * 0.7, cx + r, cy + r * 0.7), fill=shape.color, outline=(0, 0, 0))
+            else:
+                n = 4 if shape.kind == "rectangle" else 3
+                a0 = np.deg2rad(shape.spin * t)
+                pts = [(cx + r * np.cos(a0 + 2 * np.pi * i / n), cy + r * np.sin(a0 + 2 * np.pi * i / n)) for i in range(n)]
+                draw.polygon(pts, fill=shape.color, outline=(0, 0, 0))
+        return np.asarray(image)
+
+
+Scene = PhotoScene | ShapesScene
+
+
+def random_photo_scene(rng: np.random.Generator, photo: str, duration: float) -> PhotoScene:
+    """A zoom-and-pan path over ``photo``: either zooming in, zooming out or panning."""
+    u = rng.uniform
+    return PhotoScene(
+        photo=photo,
+        center_start=(float(u(0.3, 0.7)), float(u(0.3, 0.7))),
+        center_end=(float(u(0.3, 0.7)), float(u(0.3, 0.7))),
+        zoom_start=float(u(0.45, 1.0)),
+        zoom_end=float(u(0.45, 1.0)),
+        duration=float(duration),
+    )
+
+
+def random_shapes_scene(rng: np.random.Generator) -> ShapesScene:
+    u = rng.uniform
+    shapes = tuple(
+        Shape(
+            kind=str(rng.choice(["ellipse", "rectangle", "triangle"])),
+            color=tuple(int(c) for c in rng.integers(0, 256, 3)),
+            radius=float(u(0.06, 0.2)),
+            position=(float(u(0.1, 0.9)), float(u(0.1, 0.9))),
+            velocity=(float(u(-0.35, 0.35)), float(u(-0.35, 0.35))),
+            spin=float(u(-90, 90)),
+        )
+        for _ in range(int(rng.integers(3, 8)))
+    )
+    colors = tuple(tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(2))
+    return ShapesScene(colors, float(u(0, 2 * np.pi)), float(u(1, 6)), float(u(-0.5, 0.5)), shapes)

@@ -1,0 +1,1 @@
+"""Per-video frame archives: decoded, resized frames stored as JPEG in a zip."""

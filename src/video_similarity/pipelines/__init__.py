@@ -1,0 +1,1 @@
+"""Registered Kedro pipelines, one folder each."""

@@ -1,0 +1,1 @@
+"""Video decoding, encoding and VSC-style edits (PyAV + numpy/Pillow)."""
