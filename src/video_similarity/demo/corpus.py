@@ -31,7 +31,7 @@ from video_similarity.video.encode import write_video
 log = logging.getLogger(__name__)
 
 #: Bump when rendering changes, so that an existing corpus is rebuilt.
-CORPUS_FORMAT = 1
+CORPUS_FORMAT = 2
 MANIFEST = "demo_corpus.json"
 
 
@@ -61,8 +61,8 @@ class DemoCorpusConfig:
     max_edits: int = 3
     sizes: tuple[tuple[int, int], ...] = ((320, 240), (256, 192), (240, 320), (352, 288), (320, 180), (288, 288))
     frame_rates: tuple[float, ...] = (15.0, 24.0, 25.0, 29.97, 30.0)
-    crf: int = 20
-    low_quality_crf: tuple[int, int] = (38, 46)
+    quality: int = 4  # MPEG-4 quantizer of normal videos (1 best .. 31 worst)
+    low_quality: tuple[int, int] = (16, 31)  # quantizer range of the "reencode" edit
 
     @classmethod
     def from_params(cls, params: dict) -> "DemoCorpusConfig":
@@ -73,7 +73,7 @@ class DemoCorpusConfig:
         values = dict(params)
         if "splits" in values:
             values["splits"] = {str(k): SplitSize(**v) for k, v in values["splits"].items()}
-        for key in ("reference_duration", "copy_duration", "filler_duration", "no_copy_query_duration", "frame_rates", "low_quality_crf"):
+        for key in ("reference_duration", "copy_duration", "filler_duration", "no_copy_query_duration", "frame_rates", "low_quality"):
             if key in values:
                 values[key] = tuple(values[key])
         if "sizes" in values:
@@ -138,7 +138,7 @@ class QuerySpec:
     temporal_edits: tuple[str, ...]
     overlay: PhotoScene | None
     background: Scene | None
-    crf: int
+    quality: int
     embedded: bool
 
     @property
@@ -241,9 +241,9 @@ def _plan_query(config, split, video_id, copy, references, filler_photos, rng) -
     if copy and strong and rng.random() < 0.25:
         speed = float(rng.choice([0.5, 0.75, 1.5, 2.0]))
         temporal.append("speed")
-    crf = config.crf
+    quality = config.quality
     if kind >= config.unedited_fraction and rng.random() < 0.2:
-        crf = int(rng.integers(config.low_quality_crf[0], config.low_quality_crf[1] + 1))
+        quality = int(rng.integers(config.low_quality[0], config.low_quality[1] + 1))
         temporal.append("reencode")
 
     pieces: list[Piece] = []
@@ -290,7 +290,7 @@ def _plan_query(config, split, video_id, copy, references, filler_photos, rng) -
         background = _filler_scene(rng, filler_photos, t)
     edits = tuple(EditSpec(str(n), int(rng.integers(2**31))) for n in names)
     n_frames = max(1, round(t * fps))
-    return QuerySpec(video_id, split, fps, frame_size, n_frames, tuple(pieces), edits, tuple(temporal), overlay, background, crf, embedded)
+    return QuerySpec(video_id, split, fps, frame_size, n_frames, tuple(pieces), edits, tuple(temporal), overlay, background, quality, embedded)
 
 
 def plan_corpus(config: DemoCorpusConfig) -> CorpusPlan:
@@ -368,11 +368,11 @@ def _metadata(videos, sizes, rng) -> pd.DataFrame:
 
 
 def _render_task(task) -> tuple[str, tuple[int, int]]:
-    spec, path, reference_crf = task
+    spec, path, reference_quality = task
     if isinstance(spec, ReferenceSpec):
-        write_video(path, (spec.frame(i) for i in range(spec.n_frames)), spec.fps, crf=reference_crf)
+        write_video(path, (spec.frame(i) for i in range(spec.n_frames)), spec.fps, quality=reference_quality)
         return spec.video_id, spec.size
-    write_video(path, spec.frames(), spec.fps, crf=spec.crf)
+    write_video(path, spec.frames(), spec.fps, quality=spec.quality)
     return spec.video_id, _output_size(spec)
 
 
@@ -397,7 +397,7 @@ def write_corpus(plan: CorpusPlan, root: str | Path, workers: int | None = None)
             return root
         manifest.unlink()
     root.mkdir(parents=True, exist_ok=True)
-    tasks = [(s, video_path(root, s), plan.config.crf) for s in specs]
+    tasks = [(s, video_path(root, s), plan.config.quality) for s in specs]
     log.info("Rendering the demo corpus: %d videos into %s with %d workers", len(tasks), root, worker_count(workers, len(tasks)))
     sizes = dict(run_parallel(_render_task, tasks, workers, desc="demo corpus"))
     rng = np.random.default_rng(plan.config.seed + 1)

@@ -1,4 +1,9 @@
-"""Writing videos with PyAV, deterministically (one encoder thread, fixed settings)."""
+"""Writing videos with PyAV, deterministically: same frames -> same bytes.
+
+The default codec is FFmpeg's own MPEG-4 Part 2 encoder at a fixed quantizer.
+libx264 is supported but, driven through PyAV, its output was seen to vary from
+run to run on identical frames, which breaks the demo corpus's reproducibility.
+"""
 
 from __future__ import annotations
 
@@ -20,11 +25,12 @@ def write_video(
     path: str | Path,
     frames: Iterable[np.ndarray],
     fps: float,
-    crf: int = 20,
-    codec: str = "libx264",
-    preset: str = "veryfast",
+    quality: int = 4,
+    codec: str = "mpeg4",
 ) -> int:
     """Encode RGB uint8 frames into an mp4 atomically; returns the number of frames.
+
+    ``quality`` is the quantizer (mpeg4: 1 best .. 31 worst) or the CRF (libx264).
 
     Frame ``k`` gets presentation time ``k / fps``. All frames must have the size of
     the first one (after cropping to even dimensions).
@@ -38,13 +44,12 @@ def write_video(
     count = 0
     try:
         with av.open(str(tmp), mode="w", format="mp4") as container:
-            stream = container.add_stream(codec, rate=rate)
+            options = {"crf": str(quality), "preset": "veryfast", "threads": "1"} if codec == "libx264" else {}
+            stream = container.add_stream(codec, rate=rate, options=options)
             stream.pix_fmt = "yuv420p"
             stream.codec_context.thread_count = 1
-            if codec == "libx264":
-                stream.options = {"crf": str(crf), "preset": preset, "threads": "1"}
-            else:
-                stream.options = {"qscale": str(max(1, min(31, crf // 2)))}
+            if codec != "libx264":  # a constant quantizer
+                stream.codec_context.qmin = stream.codec_context.qmax = int(quality)
             for image in frames:
                 image = even_size(np.ascontiguousarray(image, dtype=np.uint8))
                 if count == 0:
@@ -54,7 +59,7 @@ def write_video(
                         f"{path}: frame {count} is {image.shape[1]}x{image.shape[0]}, "
                         f"expected {stream.width}x{stream.height}"
                     )
-                frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+                frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p")
                 frame.pts = count
                 frame.time_base = 1 / rate
                 for packet in stream.encode(frame):
