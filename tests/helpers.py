@@ -35,16 +35,19 @@ def read_index(image: np.ndarray) -> int:
     return value
 
 
-def write_indexed_video(path, n_frames, fps, size, pts=None, codec="libx264"):
-    """Write frames 0..n-1; ``pts`` (seconds per frame) makes a variable frame rate."""
+def write_indexed_video(path, n_frames, fps, size, pts=None, codec="libx264", rotation=0, options=None):
+    """Write frames 0..n-1; ``pts`` (seconds per frame) makes a variable frame rate,
+    ``rotation`` (degrees counter-clockwise) adds a display matrix."""
     import av
 
     path = Path(path)
     time_base = Fraction(1, 1000) if pts is not None else 1 / Fraction(fps).limit_denominator(1001)
-    with av.open(str(path), "w", format="mp4") as container:
+    with av.open(str(path), "w", format="mp4", options=options or {}) as container:
         stream = container.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
+        if rotation:
+            stream.set_display_rotation(rotation)
         if pts is not None:
             stream.codec_context.time_base = time_base
         for i in range(n_frames):
@@ -92,3 +95,41 @@ def thumbnail(image: np.ndarray, size=(64, 48)) -> np.ndarray:
 def correlation(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a - a.mean(), b - b.mean()
     return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-9))
+
+
+def write_audio_only(path, seconds=1.0, rate=44100):
+    """An mp4 with an AAC audio stream and no video stream."""
+    import av
+
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=rate)
+        stream.layout = "mono"
+        for start in range(0, int(seconds * rate), 1024):
+            t = np.arange(start, start + 1024) / rate
+            frame = av.AudioFrame.from_ndarray((0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None], format="fltp", layout="mono")
+            frame.sample_rate, frame.pts = rate, start
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return Path(path)
+
+
+def write_zero_frame_video(path):
+    """An mp4 that declares a video stream but holds no frame (empty_moov keeps the track)."""
+    import av
+
+    with av.open(str(path), "w", format="mp4", options={"movflags": "empty_moov"}) as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        container.start_encoding()
+        for packet in stream.encode():
+            container.mux(packet)
+    return Path(path)
+
+
+def write_truncated(src, dst, fraction=0.5):
+    """The first part of a file's bytes (use a faststart source so the cut lands in the frames)."""
+    data = Path(src).read_bytes()
+    Path(dst).write_bytes(data[: int(len(data) * fraction)])
+    return Path(dst)

@@ -3,7 +3,13 @@ import math
 import numpy as np
 import pytest
 
-from tests.helpers import read_index, write_indexed_video
+from tests.helpers import (
+    read_index,
+    write_audio_only,
+    write_indexed_video,
+    write_truncated,
+    write_zero_frame_video,
+)
 from video_similarity.video.decode import (
     VideoDecodeError,
     expected_sample_count,
@@ -90,3 +96,31 @@ def test_truncated_file_raises_or_keeps_the_decodable_start(indexed_video, tmp_p
 def test_invalid_rate_is_rejected(indexed_video):
     with pytest.raises(ValueError, match="fps must be positive"):
         list(sample_frames(indexed_video(), fps=0))
+
+
+@pytest.mark.parametrize("degrees", [90, -90, 180])
+def test_rotation_metadata_is_applied(tmp_path, degrees):
+    path = write_indexed_video(tmp_path / "rot.mp4", 20, 10.0, (160, 64), rotation=degrees)
+    samples = list(sample_frames(path, short_side=32))
+    turns = round(degrees / 90) % 4
+    expected_shape = (80, 32, 3) if turns % 2 else (32, 80, 3)
+    for s in samples:
+        assert s.image.shape == expected_shape
+        assert read_index(np.rot90(s.image, -turns)) == s.index * 10
+
+
+def test_audio_only_and_zero_frame_files_are_rejected(tmp_path):
+    with pytest.raises(VideoDecodeError, match="no video stream \\(streams: audio\\)"):
+        list(sample_frames(write_audio_only(tmp_path / "audio.mp4")))
+    with pytest.raises(VideoDecodeError, match="no decodable video frames"):
+        list(sample_frames(write_zero_frame_video(tmp_path / "zero.mp4")))
+
+
+def test_a_stream_that_breaks_midway_yields_its_start_then_raises(tmp_path):
+    full = write_indexed_video(tmp_path / "full.mp4", 80, 10.0, (160, 64), options={"movflags": "faststart"})
+    cut = write_truncated(full, tmp_path / "cut.mp4", 0.8)
+    got = []
+    with pytest.raises(VideoDecodeError, match="stream breaks after"):
+        for s in sample_frames(cut):
+            got.append(read_index(s.image))
+    assert got and got == [10 * k for k in range(len(got))]

@@ -1,0 +1,39 @@
+"""A throwaway copy of the project (conf, pyproject, notebooks) to run pipelines in."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_pipeline(project: Path, pipeline: str, env: str = "test", runtime_params: dict | None = None):
+    from kedro.framework.session import KedroSession
+    from kedro.framework.startup import bootstrap_project
+
+    with contextlib.chdir(project):
+        bootstrap_project(project)
+        with KedroSession.create(project_path=project, env=env, runtime_params=runtime_params) as session:
+            return session.run(pipeline_name=pipeline)
+
+
+@pytest.fixture(scope="session")
+def project(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("project")
+    shutil.copy(REPO / "pyproject.toml", root)
+    shutil.copytree(REPO / "conf", root / "conf", ignore=shutil.ignore_patterns("local"))
+    (root / "conf" / "local").mkdir()
+    (root / "src").mkdir()  # bootstrap_project expects it; the package itself is installed
+    shutil.copytree(REPO / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    return root
+
+
+@pytest.fixture(scope="session")
+def demo_run(project) -> Path:
+    """The default pipeline on conf/test, run once for the whole session."""
+    run_pipeline(project, "vsc_descriptor")
+    return project

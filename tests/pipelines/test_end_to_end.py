@@ -1,0 +1,102 @@
+"""ingest + preprocess through a real KedroSession on conf/test, and the project's tooling."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.pipelines.conftest import run_pipeline
+from video_similarity.frames.archive import FrameArchive
+from video_similarity.ingest.problems import DatasetUnusableError
+
+DATA = Path("data")
+
+
+def test_registry_lists_only_working_pipelines():
+    from video_similarity.pipeline_registry import register_pipelines
+
+    pipelines = register_pipelines()
+    assert set(pipelines) == {"ingest", "preprocess", "vsc_descriptor", "__default__"}
+    assert pipelines["__default__"] is pipelines["vsc_descriptor"]
+    assert {n.name for n in pipelines["vsc_descriptor"].nodes} == {"locate_dataset", "index_dataset", "decode_to_archives"}
+
+
+def test_demo_run_writes_every_catalog_artifact(demo_run):
+    base = demo_run / DATA
+    index = pd.read_parquet(base / "02_intermediate/test/video_index.parquet")
+    assert len(index) == 16 and set(index["split"]) == {"train", "test"}
+    gt = pd.read_parquet(base / "02_intermediate/test/matching_ground_truth.parquet")
+    pairs = pd.read_parquet(base / "02_intermediate/test/descriptor_ground_truth.parquet")
+    edits = pd.read_parquet(base / "02_intermediate/test/query_edits.parquet")
+    assert len(gt) >= 1 and len(pairs) == len(gt[["query_id", "ref_id"]].drop_duplicates())
+    assert len(edits) == (index["role"] == "query").sum()
+    ingest = json.loads((base / "08_reporting/test/ingest_report.json").read_text())
+    assert ingest["n_skipped"] == 0 and ingest["splits"] == ["train", "test"]
+    report = json.loads((base / "08_reporting/test/preprocess_report.json").read_text())
+    assert report["counts"] == {"ok": 16}
+    manifest = pd.read_parquet(base / "02_intermediate/test/frame_archives/manifest.parquet")
+    durations = index.set_index("video_id")["duration"]
+    for row in manifest.itertuples():
+        assert row.status == "ok"
+        with FrameArchive(row.archive) as archive:
+            assert len(archive) == row.n_frames == math.ceil(durations[row.video_id] - 1e-9)
+            assert min(archive.frame(0).shape[:2]) == 64
+
+
+def test_second_run_reuses_corpus_and_archives(demo_run):
+    zips = sorted((demo_run / DATA / "02_intermediate/test/frame_archives").glob("*.zip"))
+    before = [p.stat().st_mtime_ns for p in zips]
+    corpus = sorted((demo_run / DATA / "01_raw/test_demo").rglob("*.mp4"))
+    corpus_before = [p.stat().st_mtime_ns for p in corpus]
+    run_pipeline(demo_run, "vsc_descriptor")
+    assert [p.stat().st_mtime_ns for p in zips] == before
+    assert [p.stat().st_mtime_ns for p in corpus] == corpus_before
+    report = json.loads((demo_run / DATA / "08_reporting/test/preprocess_report.json").read_text())
+    assert report["counts"] == {"cached": 16} and report["decoded_videos"] == 0
+
+
+def test_vsc_env_ingests_any_directory_in_the_official_layout(demo_run):
+    run_pipeline(demo_run, "ingest", env="vsc", runtime_params={"vsc_root": str(demo_run / DATA / "01_raw/test_demo")})
+    index = pd.read_parquet(demo_run / DATA / "02_intermediate/vsc/video_index.parquet")
+    assert len(index) == 16
+    with pytest.raises(DatasetUnusableError, match="does not exist"):
+        run_pipeline(demo_run, "ingest", env="vsc", runtime_params={"vsc_root": str(demo_run / "nowhere")})
+
+
+def _kedro(project, *args, timeout=600):
+    env = {**os.environ, "KEDRO_DISABLE_TELEMETRY": "1"}
+    kedro = Path(sys.executable).parent / "kedro"
+    return subprocess.run([str(kedro), *args], cwd=project, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def test_kedro_viz_build_succeeds(demo_run):
+    result = _kedro(demo_run, "viz", "build")
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert (demo_run / "build" / "index.html").is_file()
+    api = demo_run / "build" / "api" / "main"
+    graph = json.loads(api.read_text())
+    names = {n["name"] for n in graph["nodes"]}
+    assert {"video_index", "frame_archives", "ingest_report", "preprocess_report"} <= names
+    layers = {n["name"]: n.get("layer") for n in graph["nodes"] if n["type"] == "data"}
+    assert layers["video_index"] == "intermediate" and layers["ingest_report"] == "reporting"
+
+
+def test_notebook_runs_against_the_catalog(demo_run):
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(demo_run / "notebooks" / "explore_demo.ipynb", as_version=4)
+    previous = os.environ.get("KEDRO_ENV")
+    os.environ["KEDRO_ENV"] = "test"
+    try:
+        NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(demo_run / "notebooks")}}).execute()
+    finally:
+        os.environ.pop("KEDRO_ENV") if previous is None else os.environ.__setitem__("KEDRO_ENV", previous)
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs)
