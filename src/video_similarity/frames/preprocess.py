@@ -1,61 +1,25 @@
 """Decode every indexed video into a frame archive, in parallel and incrementally.
 
-One process per core decodes one video at a time (PyAV releases no work to
-share, so processes beat threads). A video that fails is recorded with its
-error and skipped; an archive that is already current is left alone.
+One process per core decodes one video at a time (``frames.extract``); a video
+that fails is recorded with its error and skipped; an archive that is already
+current is left alone.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from video_similarity.frames.archive import ArchiveSettings, is_current, read_meta, write_archive
+from video_similarity.frames.archive import ArchiveSettings, is_current, read_meta
+from video_similarity.frames.extract import Task, run_task
 from video_similarity.parallel import run_parallel, worker_count
-from video_similarity.video.decode import VideoDecodeError, sample_frames
 
 log = logging.getLogger(__name__)
 
 MANIFEST_COLUMNS = ["video_id", "split", "role", "status", "n_frames", "archive", "error"]
-
-
-@dataclass(frozen=True)
-class Task:
-    video_id: str
-    source: str
-    archive: str
-    settings: ArchiveSettings
-
-
-def run_task(task: Task) -> dict:
-    """Decode one video into its archive, streaming; never raises for a bad video.
-
-    A stream that breaks midway keeps the frames decoded before the break
-    (status ``partial``, with the error); one that yields nothing fails.
-    """
-    started = time.perf_counter()
-    errors: list[str] = []
-
-    def frames():
-        try:
-            yield from sample_frames(task.source, task.settings.fps, task.settings.short_side)
-        except VideoDecodeError as exc:
-            errors.append(str(exc))
-        except Exception as exc:  # a decoder crash must not stop a run of thousands
-            errors.append(f"{task.source}: {type(exc).__name__}: {exc}")
-
-    result = {"video_id": task.video_id, "archive": task.archive}
-    try:
-        n = write_archive(task.archive, task.video_id, frames(), task.settings, {"source": task.source})
-    except (ValueError, OSError) as exc:
-        error = errors[0] if errors else f"{task.source}: {exc}"
-        return {**result, "status": "failed", "n_frames": 0, "error": error, "seconds": time.perf_counter() - started}
-    status = "partial" if errors else "ok"
-    return {**result, "status": status, "n_frames": n, "error": "; ".join(errors), "seconds": time.perf_counter() - started}
 
 
 def archive_path(root: str | Path, video_id: str) -> Path:

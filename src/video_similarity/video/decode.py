@@ -91,15 +91,15 @@ def probe(path: str | Path) -> VideoInfo:
         container.close()
 
 
-def _frame_to_rgb(frame, short_side: int | None) -> np.ndarray:
+def _frame_to_rgb(frame, short_side: int | None, reformatter) -> np.ndarray:
     rotation = getattr(frame, "rotation", 0) or 0
     quarter_turns = round(rotation / 90) % 4
     width, height = frame.width, frame.height
     out_w, out_h = resized_shape(width, height, short_side)
     if quarter_turns % 2 == 1:  # the display is transposed: size the stored frame accordingly
         out_h, out_w = resized_shape(height, width, short_side)
-    image = frame.reformat(
-        width=out_w, height=out_h, format="rgb24", interpolation="AREA"
+    image = reformatter.reformat(
+        frame, width=out_w, height=out_h, format="rgb24", interpolation="AREA"
     ).to_ndarray()
     if quarter_turns:
         image = np.ascontiguousarray(np.rot90(image, quarter_turns))
@@ -119,6 +119,7 @@ def sample_frames(
     raises, after those frames were yielded; the error says where it broke.
     """
     import av
+    from av.video.reformatter import VideoReformatter
 
     if fps <= 0:
         raise ValueError(f"fps must be positive, got {fps}")
@@ -127,7 +128,8 @@ def sample_frames(
         stream = container.streams.video[0]
         stream.thread_type = "AUTO" if threads > 1 else "SLICE"
         stream.codec_context.thread_count = threads
-        time_base = stream.time_base or Fraction(1, 1)
+        time_base = float(stream.time_base or 1)  # float: Fraction math per frame is slow
+        reformatter = VideoReformatter()  # keeps its scaling context across frames
         nominal = float(stream.average_rate or stream.guessed_rate or 25)
         origin = None
         previous = None  # (time, frame, cached rgb)
@@ -139,7 +141,7 @@ def sample_frames(
         def emit(entry) -> SampledFrame:
             nonlocal index
             if entry[2] is None:
-                entry[2] = _frame_to_rgb(entry[1], short_side)
+                entry[2] = _frame_to_rgb(entry[1], short_side, reformatter)
             sampled = SampledFrame(index, index / fps, (index + 1) / fps, entry[2])
             index += 1
             return sampled
@@ -147,7 +149,7 @@ def sample_frames(
         try:
             for frame in container.decode(stream):
                 if frame.pts is not None:
-                    raw = float(frame.pts * time_base)
+                    raw = frame.pts * time_base
                 else:
                     raw = decoded / nominal
                 if origin is None:
@@ -162,7 +164,7 @@ def sample_frames(
                 previous = current
                 last_time = t
                 if frame.duration:
-                    last_duration = float(frame.duration * time_base)
+                    last_duration = frame.duration * time_base
         except av.error.FFmpegError as exc:
             if decoded == 0:
                 raise VideoDecodeError(path, f"cannot decode video ({exc})") from exc
