@@ -1,0 +1,1 @@
+"""Evaluation metrics, each computed exactly as its published reference so numbers compare."""
