@@ -1,0 +1,1 @@
+"""Self-supervised training of the frame descriptor model."""
