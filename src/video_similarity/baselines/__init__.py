@@ -1,0 +1,1 @@
+"""Classical baselines to compare learned descriptors against (PDQ perceptual hashing)."""
