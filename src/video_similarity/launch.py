@@ -1,0 +1,98 @@
+"""The one place that starts torchrun.
+
+GPU-heavy nodes do not train or extract in the Kedro process: they write a job
+spec (JSON), run ``python -m torch.distributed.run`` as a subprocess with the
+``launch`` parameters, and return file paths that the catalog then owns. The
+same call runs 1-2 gloo processes on a laptop CPU and 8 nccl processes per
+host on A100s; multi-host is torchrun's own rendezvous.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+from collections import deque
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class LaunchError(RuntimeError):
+    """A torchrun job failed; the message carries the end of its output (the worker traceback)."""
+
+
+@dataclass(frozen=True)
+class LaunchConfig:
+    """``params:launch``: how many processes, where they meet, what they compute on."""
+
+    nproc_per_node: int = 1
+    nnodes: int = 1
+    rdzv_endpoint: str | None = None  # host:port of node 0; None on a single node (standalone)
+    rdzv_id: str = "video_similarity"
+    max_restarts: int = 0
+    backend: str = "auto"  # auto: nccl when CUDA is used, else gloo
+    device: str = "auto"  # auto: cuda when available, else cpu
+    threads_per_process: int | None = None  # OMP/torch threads per worker; None: cores / nproc
+
+    @classmethod
+    def from_params(cls, params: dict | None) -> "LaunchConfig":
+        params = dict(params or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(f"unknown launch parameter(s) {unknown}; known: {sorted(known)}")
+        config = cls(**params)
+        if config.nproc_per_node < 1 or config.nnodes < 1:
+            raise ValueError("launch.nproc_per_node and launch.nnodes must be >= 1")
+        if config.nnodes > 1 and not config.rdzv_endpoint:
+            raise ValueError("launch.rdzv_endpoint (host:port of node 0) is needed when nnodes > 1")
+        return config
+
+
+def torchrun_command(module: str, spec_path: str | Path, config: LaunchConfig) -> list[str]:
+    """The torchrun command line for ``python -m module --spec spec_path``."""
+    command = [sys.executable, "-m", "torch.distributed.run", f"--nproc-per-node={config.nproc_per_node}", f"--max-restarts={config.max_restarts}"]
+    if config.nnodes == 1 and not config.rdzv_endpoint:
+        command += ["--standalone", "--nnodes=1"]
+    else:
+        command += [f"--nnodes={config.nnodes}", "--rdzv-backend=c10d", f"--rdzv-endpoint={config.rdzv_endpoint}", f"--rdzv-id={config.rdzv_id}"]
+    return command + ["-m", module, "--spec", str(spec_path)]
+
+
+def _environment(config: LaunchConfig) -> dict[str, str]:
+    env = dict(os.environ)
+    threads = config.threads_per_process or max(1, (os.cpu_count() or 1) // config.nproc_per_node)
+    env.setdefault("OMP_NUM_THREADS", str(threads))
+    env["VIDEO_SIMILARITY_BACKEND"] = config.backend
+    env["VIDEO_SIMILARITY_DEVICE"] = config.device
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def launch(module: str, spec: dict, config: LaunchConfig, workdir: str | Path | None = None) -> None:
+    """Run ``module`` under torchrun with ``spec`` (written to a JSON file); raise LaunchError on failure.
+
+    The job's output is streamed to this process's log; a failing worker's
+    traceback (workers use torch's ``@record``) ends up in the error message.
+    """
+    workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="torchrun_"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    spec_path = workdir / f"{module.rsplit('.', 1)[-1]}_job.json"
+    spec_path.write_text(json.dumps(spec, indent=2, default=str))
+    command = torchrun_command(module, spec_path, config)
+    log.info("Launching %s", " ".join(command))
+    tail: deque[str] = deque(maxlen=60)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_environment(config), bufsize=1) as process:
+        for line in process.stdout:
+            line = line.rstrip("\n")
+            tail.append(line)
+            if line.strip():
+                log.info("[%s] %s", module.rsplit(".", 1)[-1], line)
+        code = process.wait()
+    if code != 0:
+        raise LaunchError(f"torchrun job {module} failed with exit code {code} (spec {spec_path}):\n" + "\n".join(tail))

@@ -1,0 +1,1 @@
+"""Entry points that run under torchrun (``python -m video_similarity.workers.<name> --spec job.json``)."""

@@ -1,0 +1,91 @@
+"""Per-second frame embeddings of many videos with one or more models, sharded by rank.
+
+Spec: ``models`` {name: {"torchscript": path} or {"backbone": name, "dim": d, "seed": s}},
+``archives`` {video_id: frame archive path}, ``output_dir``, ``image_size``,
+``batch_size``, ``merged_dir``. Each rank writes ``output_dir/<model>/<video_id>.npy``
+(float32, one row per archived frame; existing files are kept, so a job resumes);
+rank 0 then merges each model into ``merged_dir/<model>.npz`` (the official
+format: video_ids, timestamps, features) in the spec's video order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from torch.distributed.elastic.multiprocessing.errors import record
+
+from video_similarity.distributed import barrier, finish, init_worker, shard
+from video_similarity.frames.archive import FrameArchive
+from video_similarity.workers.common import prepare, read_spec, save_array
+
+
+def build_model(entry: dict, device: str):
+    import torch
+
+    if "torchscript" in entry:
+        from video_similarity.models.descriptor import load_torchscript
+
+        model = load_torchscript(entry["torchscript"], map_location=device)
+    else:  # an untrained (or locally initialised) descriptor model, e.g. a baseline
+        from video_similarity.models.descriptor import DescriptorModel
+
+        torch.manual_seed(int(entry.get("seed", 0)))
+        model = DescriptorModel(entry["backbone"], dim=int(entry.get("dim", 256)), weights_path=entry.get("weights_path"))
+    return model.to(device).eval()
+
+
+def embed_archive(model, archive: FrameArchive, size: int, batch_size: int, device: str) -> np.ndarray:
+    import torch
+
+    from video_similarity.training.augment import to_tensor
+
+    out = []
+    frames = [prepare(f, size) for f in archive.frames()]
+    with torch.no_grad():
+        for start in range(0, len(frames), batch_size):
+            batch = to_tensor(frames[start : start + batch_size]).to(device)
+            out.append(model(batch).float().cpu().numpy())
+    return np.concatenate(out).astype(np.float32)
+
+
+def merge(output_dir: Path, merged_dir: Path, model_name: str, archives: dict[str, str]) -> None:
+    ids, stamps, feats = [], [], []
+    for video_id, path in archives.items():
+        features = np.load(output_dir / model_name / f"{video_id}.npy")
+        with FrameArchive(path) as archive:
+            timestamps = archive.timestamps
+        ids += [video_id] * len(features)
+        stamps.append(timestamps)
+        feats.append(features)
+    merged_dir.mkdir(parents=True, exist_ok=True)
+    target = merged_dir / f"{model_name}.npz"
+    tmp = target.with_name(f".{target.name}.tmp.npz")
+    np.savez(tmp, video_ids=np.asarray(ids), timestamps=np.concatenate(stamps), features=np.concatenate(feats))
+    tmp.replace(target)
+
+
+@record
+def main() -> None:
+    spec = read_spec()
+    context = init_worker()
+    output_dir = Path(spec["output_dir"])
+    archives: dict[str, str] = spec["archives"]
+    mine = shard(list(archives), context)
+    for name, entry in spec["models"].items():
+        model = build_model(entry, context.device)
+        for video_id in mine:
+            target = output_dir / name / f"{video_id}.npy"
+            if target.is_file():
+                continue
+            with FrameArchive(archives[video_id]) as archive:
+                save_array(target, embed_archive(model, archive, int(spec["image_size"]), int(spec["batch_size"]), context.device))
+    barrier(context)
+    if context.is_main:
+        for name in spec["models"]:
+            merge(output_dir, Path(spec["merged_dir"]), name, archives)
+    finish(context)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+
+from video_similarity.descriptors import Descriptors
+from video_similarity.embeddings import drop_near_duplicates, ensemble, l2_normalize, project, select
+
+
+def descriptors(ids, features):
+    n = len(ids)
+    return Descriptors(np.asarray(ids), np.stack([np.arange(n), np.arange(n) + 1], 1).astype(np.float32), np.asarray(features, np.float32))
+
+
+def test_ensemble_normalises_each_model_then_concatenates():
+    a = descriptors(["V", "V"], [[3, 4], [0, 2]])
+    b = descriptors(["V", "V"], [[1, 0, 0], [0, 0, 5]])
+    out = ensemble({"b": b, "a": a})
+    np.testing.assert_allclose(out.features, [[0.6, 0.8, 1, 0, 0], [0, 1, 0, 0, 1]])
+    with pytest.raises(ValueError, match="other frames"):
+        ensemble({"a": a, "c": descriptors(["W", "W"], [[1, 0], [0, 1]])})
+
+
+def test_drop_near_duplicates_keeps_the_first_and_extends_its_interval():
+    d = descriptors(["A", "A", "A", "A", "B"], [[1, 0], [1, 0.01], [0, 1], [0.01, 1], [0, 1]])
+    out = drop_near_duplicates(d, 0.975)
+    assert out.video_ids.tolist() == ["A", "A", "B"]
+    np.testing.assert_allclose(out.timestamps, [[0, 2], [2, 4], [4, 5]])
+    assert len(drop_near_duplicates(d, 1.01).features) == 5  # a threshold above 1 keeps everything
+
+
+def test_project_gives_unit_vectors_and_select_picks_videos():
+    rng = np.random.default_rng(0)
+    d = descriptors(["A"] * 10 + ["B"] * 10, rng.normal(size=(20, 8)))
+    pca = PCA(n_components=4).fit(d.features)
+    out = project(d, pca)
+    assert out.features.shape == (20, 4) and out.features.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(out.features, axis=1), 1, atol=1e-5)
+    assert select(out, ["B"]).video_ids.tolist() == ["B"] * 10
+    np.testing.assert_allclose(l2_normalize(np.zeros((1, 3))), 0)

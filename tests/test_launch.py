@@ -1,0 +1,38 @@
+"""The torchrun launcher: command lines, config validation, and a failing worker's traceback."""
+
+import sys
+
+import pytest
+
+from video_similarity.launch import LaunchConfig, LaunchError, launch, torchrun_command
+
+
+def test_single_node_is_standalone():
+    command = torchrun_command("pkg.worker", "/tmp/job.json", LaunchConfig(nproc_per_node=2))
+    assert command[:3] == [sys.executable, "-m", "torch.distributed.run"]
+    assert "--standalone" in command and "--nproc-per-node=2" in command and "--max-restarts=0" in command
+    assert command[-4:] == ["-m", "pkg.worker", "--spec", "/tmp/job.json"]
+
+
+def test_multi_node_uses_the_rendezvous_endpoint():
+    config = LaunchConfig(nproc_per_node=8, nnodes=2, rdzv_endpoint="node0:29400", max_restarts=3)
+    command = torchrun_command("pkg.worker", "job.json", config)
+    assert "--standalone" not in command
+    assert {"--nnodes=2", "--rdzv-backend=c10d", "--rdzv-endpoint=node0:29400", "--max-restarts=3"} <= set(command)
+
+
+def test_config_is_validated():
+    assert LaunchConfig.from_params({"nproc_per_node": 2}).nproc_per_node == 2
+    with pytest.raises(ValueError, match="unknown launch parameter"):
+        LaunchConfig.from_params({"gpus": 2})
+    with pytest.raises(ValueError, match="rdzv_endpoint"):
+        LaunchConfig.from_params({"nnodes": 2})
+    with pytest.raises(ValueError, match=">= 1"):
+        LaunchConfig.from_params({"nproc_per_node": 0})
+
+
+def test_a_failing_worker_fails_the_launch_with_its_traceback(tmp_path):
+    with pytest.raises(LaunchError) as err:
+        launch("tests.workers.failing_worker", {"message": "disk on fire"}, LaunchConfig(nproc_per_node=2), workdir=tmp_path)
+    text = str(err.value)
+    assert "exit code" in text and "disk on fire" in text and "RuntimeError" in text

@@ -1,0 +1,45 @@
+"""The training worker under torchrun: local pretrained weights, checkpoint, TorchScript export, 2 gloo processes."""
+
+import numpy as np
+import pytest
+import torch
+
+from video_similarity.frames.archive import ArchiveSettings, write_archive
+from video_similarity.launch import LaunchConfig, launch
+from video_similarity.models.descriptor import load_torchscript
+from video_similarity.video.decode import SampledFrame
+
+
+@pytest.fixture
+def archives(tmp_path):
+    rng = np.random.default_rng(1)
+    out = {}
+    for v in range(3):
+        frames = [SampledFrame(k, k, k + 1, rng.integers(0, 256, (48, 48, 3), dtype=np.uint8)) for k in range(4)]
+        write_archive(tmp_path / f"V{v}.zip", f"V{v}", frames, ArchiveSettings())
+        out[f"V{v}"] = str(tmp_path / f"V{v}.zip")
+    return out
+
+
+def test_training_job_starts_from_local_weights_checkpoints_and_exports(archives, tmp_path):
+    import torchvision
+
+    torch.manual_seed(0)
+    source = torchvision.models.mobilenet_v3_small(weights=None)
+    torch.save(source.state_dict(), tmp_path / "weights.pth")
+    spec = {
+        "name": "m", "backbone": "mobilenet_v3_small", "dim": 16, "epochs": 0, "batch_size": 2, "lr": 1e-3, "seed": 0,
+        "image_size": 32, "tau": 0.05, "koleo_weight": 0.1, "weight_decay": 0.0, "weights_path": str(tmp_path / "weights.pth"),
+        "archives": archives, "ground_truth": [["V0", "V1", 0.0, 2.0, 1.0, 3.0]], "self_pair_videos": list(archives),
+        "checkpoint": str(tmp_path / "m.ckpt"), "torchscript": str(tmp_path / "m.pt"),
+    }
+    launch("video_similarity.workers.train", spec, LaunchConfig(), workdir=tmp_path / "jobs")
+    exported = load_torchscript(spec["torchscript"])
+    trunk = dict(exported.trunk.named_parameters())
+    torch.testing.assert_close(trunk["features.0.0.weight"], source.state_dict()["features.0.0.weight"])
+    assert exported(torch.rand(2, 3, 32, 32)).shape == (2, 16)
+    # one epoch more resumes nothing (no checkpoint yet) and trains: weights move away from the start
+    launch("video_similarity.workers.train", {**spec, "epochs": 1, "torchscript": str(tmp_path / "m1.pt")}, LaunchConfig(nproc_per_node=2), workdir=tmp_path / "jobs")
+    trained = dict(load_torchscript(tmp_path / "m1.pt").trunk.named_parameters())
+    assert not torch.allclose(trained["features.0.0.weight"], source.state_dict()["features.0.0.weight"])
+    assert (tmp_path / "m.ckpt").is_file()
