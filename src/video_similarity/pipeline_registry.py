@@ -2,15 +2,18 @@
 
 from kedro.pipeline import Pipeline
 
-from video_similarity.pipelines import ingest, preprocess
+from video_similarity.pipelines import evaluate, infer_query, infer_ref, ingest, pca, preprocess, train_ensemble
+
+#: The VSC-2022 descriptor track, in order.
+VSC_STAGES = ("ingest", "preprocess", "train_ensemble", "pca", "infer_ref", "infer_query", "evaluate")
 
 
 def register_pipelines() -> dict[str, Pipeline]:
-    pipelines = {
-        "ingest": ingest.create_pipeline(),
-        "preprocess": preprocess.create_pipeline(),
+    modules = {
+        "ingest": ingest, "preprocess": preprocess, "train_ensemble": train_ensemble, "pca": pca,
+        "infer_ref": infer_ref, "infer_query": infer_query, "evaluate": evaluate,
     }
-    # The VSC-2022 descriptor track, in order; later stages join as they land.
-    pipelines["vsc_descriptor"] = pipelines["ingest"] + pipelines["preprocess"]
+    pipelines = {name: modules[name].create_pipeline() for name in VSC_STAGES}
+    pipelines["vsc_descriptor"] = sum((pipelines[name] for name in VSC_STAGES), Pipeline([]))
     pipelines["__default__"] = pipelines["vsc_descriptor"]
     return pipelines

@@ -21,9 +21,10 @@ def test_registry_lists_only_working_pipelines():
     from video_similarity.pipeline_registry import register_pipelines
 
     pipelines = register_pipelines()
-    assert set(pipelines) == {"ingest", "preprocess", "vsc_descriptor", "__default__"}
+    stages = ["ingest", "preprocess", "train_ensemble", "pca", "infer_ref", "infer_query", "evaluate"]
+    assert set(pipelines) == set(stages) | {"vsc_descriptor", "__default__"}
     assert pipelines["__default__"] is pipelines["vsc_descriptor"]
-    assert {n.name for n in pipelines["vsc_descriptor"].nodes} == {"locate_dataset", "index_dataset", "decode_to_archives"}
+    assert {n.name for n in pipelines["vsc_descriptor"].nodes} == {n.name for s in stages for n in pipelines[s].nodes}
 
 
 def test_demo_run_writes_every_catalog_artifact(demo_run):
@@ -48,12 +49,36 @@ def test_demo_run_writes_every_catalog_artifact(demo_run):
             assert min(archive.frame(0).shape[:2]) == 64
 
 
+def test_demo_run_produces_a_valid_scored_submission(demo_run):
+    from video_similarity.descriptors import load_descriptors, validate_submission
+
+    base = demo_run / DATA
+    index = pd.read_parquet(base / "02_intermediate/test/video_index.parquet").set_index("video_id")
+    for method in ("ensemble", "pdq", "untrained"):
+        query = load_descriptors(base / f"07_model_output/test/{method}/query_descriptors.npz")
+        reference = load_descriptors(base / f"07_model_output/test/{method}/reference_descriptors.npz")
+        assert set(query.video_ids) <= set(index.index[(index["split"] == "test") & (index["role"] == "query")])
+        validate_submission(query, reference, index.loc[sorted(set(query.video_ids)), "duration"].to_dict(), index.loc[sorted(set(reference.video_ids)), "duration"].to_dict())
+    metrics = json.loads(next((base / "08_reporting/test/vsc_metrics.json").rglob("vsc_metrics.json")).read_text())
+    assert set(metrics["methods"]) == {"ensemble", "pdq", "untrained"}
+    for scores in metrics["methods"].values():
+        assert 0 <= scores["uAP"] <= 1 and scores["positives"] >= 1
+    assert next((base / "08_reporting/test/vsc_pr_curve.png").rglob("vsc_pr_curve.png")).stat().st_size > 1000
+    report = (base / "08_reporting/test/vsc_report.md").read_text()
+    assert "| ensemble |" in report and "| pdq |" in report and "uAP by edit" in report
+    manifest = json.loads((base / "06_models/test/descriptor_models/manifest.json").read_text())
+    assert len(manifest["models"]) == 2
+    for entry in manifest["models"].values():
+        assert Path(entry["torchscript"]).is_file()
+
+
 def test_second_run_reuses_corpus_and_archives(demo_run):
     zips = sorted((demo_run / DATA / "02_intermediate/test/frame_archives").glob("*.zip"))
     before = [p.stat().st_mtime_ns for p in zips]
     corpus = sorted((demo_run / DATA / "01_raw/test_demo").rglob("*.mp4"))
     corpus_before = [p.stat().st_mtime_ns for p in corpus]
-    run_pipeline(demo_run, "vsc_descriptor")
+    run_pipeline(demo_run, "ingest")
+    run_pipeline(demo_run, "preprocess")
     assert [p.stat().st_mtime_ns for p in zips] == before
     assert [p.stat().st_mtime_ns for p in corpus] == corpus_before
     report = json.loads((demo_run / DATA / "08_reporting/test/preprocess_report.json").read_text())
@@ -81,7 +106,7 @@ def test_kedro_viz_build_succeeds(demo_run):
     api = demo_run / "build" / "api" / "main"
     graph = json.loads(api.read_text())
     names = {n["name"] for n in graph["nodes"]}
-    assert {"video_index", "frame_archives", "ingest_report", "preprocess_report"} <= names
+    assert {"video_index", "frame_archives", "ingest_report", "preprocess_report", "descriptor_models", "query_descriptors", "vsc_metrics"} <= names
     layers = {n["name"]: n.get("layer") for n in graph["nodes"] if n["type"] == "data"}
     assert layers["video_index"] == "intermediate" and layers["ingest_report"] == "reporting"
 

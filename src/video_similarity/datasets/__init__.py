@@ -1,5 +1,16 @@
 """Custom Kedro datasets for artifacts kedro-datasets has no type for."""
 
+from video_similarity.datasets.descriptor_files import DescriptorsDataset, FaissIndexDataset
+from video_similarity.datasets.directory import Directory, DirectoryDataset
 from video_similarity.datasets.frame_archives import FrameArchivesDataset, FrameArchiveStore
+from video_similarity.datasets.weight_files import WeightFilesDataset
 
-__all__ = ["FrameArchiveStore", "FrameArchivesDataset"]
+__all__ = [
+    "DescriptorsDataset",
+    "Directory",
+    "DirectoryDataset",
+    "FaissIndexDataset",
+    "FrameArchiveStore",
+    "FrameArchivesDataset",
+    "WeightFilesDataset",
+]

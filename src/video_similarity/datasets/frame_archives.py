@@ -43,6 +43,14 @@ class FrameArchiveStore:
             raise KeyError(f"no frame archive for {video_id!r} in {self.root}")
         return FrameArchive(path)
 
+    def archives(self, video_index: pd.DataFrame, split: str, role: str | None = None) -> dict[str, str]:
+        """{video_id: archive path} for the usable archives of one split (and role), in index order."""
+        rows = video_index[video_index["split"] == split]
+        if role is not None:
+            rows = rows[rows["role"] == role]
+        usable = set(self.ids())
+        return {v: str(self.path(v)) for v in rows["video_id"] if v in usable}
+
     def __contains__(self, video_id: str) -> bool:
         return self.path(video_id).is_file()
 

@@ -1,0 +1,56 @@
+"""Descriptor files in the official VSC format (npz: video_ids, timestamps, features)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from kedro.io import AbstractDataset
+
+from video_similarity.descriptors import Descriptors, load_descriptors, save_descriptors
+
+
+class DescriptorsDataset(AbstractDataset[Descriptors, Descriptors]):
+    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None):
+        self._filepath = Path(filepath)
+        self.metadata = metadata
+
+    def load(self) -> Descriptors:
+        return load_descriptors(self._filepath)
+
+    def save(self, data: Descriptors) -> None:
+        self._filepath.parent.mkdir(parents=True, exist_ok=True)
+        save_descriptors(self._filepath, data)
+
+    def _exists(self) -> bool:
+        return self._filepath.is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath)}
+
+
+class FaissIndexDataset(AbstractDataset[Any, Any]):
+    """A faiss index file (faiss.write_index / read_index)."""
+
+    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None):
+        self._filepath = Path(filepath)
+        self.metadata = metadata
+
+    def load(self):
+        import faiss
+
+        return faiss.read_index(str(self._filepath))
+
+    def save(self, data) -> None:
+        import faiss
+
+        self._filepath.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._filepath.with_name(f".{self._filepath.name}.tmp")
+        faiss.write_index(data, str(tmp))
+        tmp.replace(self._filepath)
+
+    def _exists(self) -> bool:
+        return self._filepath.is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath)}

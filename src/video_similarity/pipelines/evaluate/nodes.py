@@ -1,0 +1,150 @@
+"""Score the submission and two baselines with the same code path, and write the reports."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure  # a bare Figure: no pyplot state, no GUI backend
+
+from video_similarity.datasets.directory import Directory
+from video_similarity.datasets.frame_archives import FrameArchiveStore
+from video_similarity.descriptors import Descriptors, validate_submission
+from video_similarity.embeddings import drop_near_duplicates, extract, score_normalized, select
+from video_similarity.metrics.vsc import ground_truth_pairs, knn_candidates, micro_average_precision, precision_recall_curve
+
+log = logging.getLogger(__name__)
+
+
+def _split_ids(video_index: pd.DataFrame, split: str, role: str) -> list[str]:
+    rows = video_index[(video_index["split"] == split) & (video_index["role"] == role)]
+    return rows["video_id"].tolist()
+
+
+def _baseline_submission(frames: Descriptors, video_index: pd.DataFrame, params: dict) -> tuple[Descriptors, Descriptors]:
+    """The submission path of the ensemble (dedupe queries, score-normalise) on other per-second features."""
+    queries = drop_near_duplicates(select(frames, _split_ids(video_index, params["split"], "query")), float(params["dedup_threshold"]))
+    refs = select(frames, _split_ids(video_index, params["split"], "reference"))
+    noise = select(frames, _split_ids(video_index, params["noise_split"], "reference"))
+    return score_normalized(queries, refs, noise, float(params["beta"]))
+
+
+def pdq_baseline(frame_archives: FrameArchiveStore, video_index: pd.DataFrame, params: dict) -> tuple[Descriptors, Descriptors]:
+    """PDQ perceptual hashes, one per second, bits as +-1."""
+    from video_similarity.baselines.pdq import pdq_archive
+
+    ids, stamps, feats = [], [], []
+    wanted = {**frame_archives.archives(video_index, params["split"]), **frame_archives.archives(video_index, params["noise_split"], "reference")}
+    for video_id in wanted:
+        with frame_archives.open(video_id) as archive:
+            timestamps, features = pdq_archive(archive)
+        ids += [video_id] * len(features)
+        stamps.append(timestamps)
+        feats.append(features)
+    frames = Descriptors(np.asarray(ids), np.concatenate(stamps), np.concatenate(feats).astype(np.float32))
+    return _baseline_submission(frames, video_index, params)
+
+
+def untrained_baseline(
+    frame_archives: FrameArchiveStore, video_index: pd.DataFrame, embedding_dir: Directory, params: dict, baseline: dict, launch_params: dict
+) -> tuple[Descriptors, Descriptors]:
+    """The ensemble's first backbone with random weights (GeM + projection), same extraction and submission path."""
+    wanted = {**frame_archives.archives(video_index, params["split"]), **frame_archives.archives(video_index, params["noise_split"], "reference")}
+    name = f"untrained-{baseline['backbone']}-s{baseline['seed']}"
+    model = {name: {"backbone": baseline["backbone"], "dim": int(baseline["dim"]), "seed": int(baseline["seed"])}}
+    frames = extract(model, wanted, embedding_dir.path, "untrained", int(baseline["image_size"]), int(params["batch_size"]), launch_params)[name]
+    return _baseline_submission(frames, video_index, params)
+
+
+def _durations(video_index: pd.DataFrame, ids) -> dict[str, float]:
+    return video_index.set_index("video_id").loc[sorted(set(ids)), "duration"].astype(float).to_dict()
+
+
+def score_submission(query: Descriptors, reference: Descriptors, positives: set, video_index: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
+    """Validate by the challenge's rules, then uAP exactly as the official evaluator."""
+    validate_submission(query, reference, _durations(video_index, query.video_ids), _durations(video_index, reference.video_ids))
+    candidates = knn_candidates(query, reference)
+    uap = micro_average_precision(candidates, positives)
+    hits = sum((q, r) in positives for q, r in zip(candidates["query_id"], candidates["ref_id"]))
+    metrics = {
+        "uAP": round(float(uap), 6),
+        "query_descriptors": int(len(query.features)),
+        "reference_descriptors": int(len(reference.features)),
+        "dim": int(query.features.shape[1]),
+        "candidates": int(len(candidates)),
+        "positives": len(positives),
+        "positives_retrieved": int(hits),
+    }
+    return metrics, candidates
+
+
+def _edit_breakdown(candidates: pd.DataFrame, positives: set, query_edits: pd.DataFrame, split: str) -> list[dict]:
+    """uAP restricted to the queries with one edit (plus every query without a copy, as distractors)."""
+    edits = query_edits[query_edits["split"] == split]
+    if edits.empty:
+        return []
+    no_copy = set(edits.loc[~edits["has_copy"], "query_id"])
+    names = {e or "none" for row in edits.loc[edits["has_copy"], "edits"] for e in (row.split(";") if row else [""])}
+    rows = []
+    for name in sorted(names):
+        with_edit = set(edits.loc[edits["has_copy"] & edits["edits"].map(lambda s: name in (s.split(";") if s else ["none"])), "query_id"])
+        keep = with_edit | no_copy
+        subset = candidates[candidates["query_id"].isin(keep)]
+        pos = {p for p in positives if p[0] in with_edit}
+        rows.append({"edit": name, "queries": len(with_edit), "uAP": round(float(micro_average_precision(subset, pos)), 4) if pos else math.nan})
+    return rows
+
+
+def evaluate_submissions(
+    query_descriptors: Descriptors,
+    reference_descriptors: Descriptors,
+    pdq_query_descriptors: Descriptors,
+    pdq_reference_descriptors: Descriptors,
+    untrained_query_descriptors: Descriptors,
+    untrained_reference_descriptors: Descriptors,
+    descriptor_ground_truth: pd.DataFrame,
+    query_edits: pd.DataFrame,
+    video_index: pd.DataFrame,
+    params: dict,
+) -> tuple[dict, Figure, pd.DataFrame, str]:
+    """Metrics JSON, precision-recall plot, per-edit table and a markdown comparison."""
+    split = params["split"]
+    positives = ground_truth_pairs(descriptor_ground_truth[descriptor_ground_truth["split"] == split])
+    runs = {
+        "ensemble": (query_descriptors, reference_descriptors),
+        "pdq": (pdq_query_descriptors, pdq_reference_descriptors),
+        "untrained": (untrained_query_descriptors, untrained_reference_descriptors),
+    }
+    metrics: dict = {"split": split, "methods": {}}
+    figure = Figure(figsize=(5, 4))
+    axis = figure.add_subplot()
+    breakdown = []
+    for method, (query, reference) in runs.items():
+        scores, candidates = score_submission(query, reference, positives, video_index)
+        metrics["methods"][method] = scores
+        log.info("%s: uAP %.4f", method, scores["uAP"])
+        precision, recall, _ = precision_recall_curve(candidates, positives)
+        axis.plot(recall, precision, label=f"{method} (uAP {scores['uAP']:.3f})")
+        breakdown += [{"method": method, **row} for row in _edit_breakdown(candidates, positives, query_edits, split)]
+    axis.set(xlabel="recall", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02), title=f"VSC descriptor track, split {split}")
+    axis.legend(loc="lower left")
+    figure.tight_layout()
+    table = pd.DataFrame(breakdown)
+    if not table.empty:
+        table = table.pivot(index="edit", columns="method", values="uAP").reset_index()
+    return metrics, figure, table, _markdown(metrics, table)
+
+
+def _markdown(metrics: dict, table: pd.DataFrame) -> str:
+    lines = [f"# VSC descriptor track: split {metrics['split']}", "", "| method | uAP | query descr. | reference descr. | dim | positives retrieved |", "|---|---|---|---|---|---|"]
+    for method, m in metrics["methods"].items():
+        lines.append(f"| {method} | {m['uAP']:.4f} | {m['query_descriptors']} | {m['reference_descriptors']} | {m['dim']} | {m['positives_retrieved']}/{m['positives']} |")
+    if not table.empty:
+        methods = [c for c in table.columns if c != "edit"]
+        lines += ["", "## uAP by edit (queries with the edit, plus all queries without a copy)", "", "| edit | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
+        for row in table.itertuples(index=False):
+            values = [getattr(row, m) for m in methods]
+            lines.append(f"| {row.edit} | " + " | ".join("-" if pd.isna(v) else f"{v:.3f}" for v in values) + " |")
+    return "\n".join(lines) + "\n"

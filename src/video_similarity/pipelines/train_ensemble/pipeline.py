@@ -1,0 +1,16 @@
+from kedro.pipeline import Pipeline, node, pipeline
+
+from video_similarity.pipelines.train_ensemble.nodes import train_ensemble
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    return pipeline(
+        [
+            node(
+                train_ensemble,
+                ["frame_archives", "video_index", "matching_ground_truth", "pretrained_weights", "descriptor_model_dir", "params:train_ensemble", "params:launch"],
+                "descriptor_models",
+                name="train_ensemble",
+            )
+        ]
+    )
