@@ -26,13 +26,25 @@ from video_similarity.workers.common import prepare, read_spec
 log = logging.getLogger("video_similarity.train")
 
 
-class FrameCache:
-    """Decoded training frames, kept in memory (the demo's fit easily; real runs use a sample)."""
+SYNTHETIC = "~synthetic"
 
-    def __init__(self, archives: dict[str, str], size: int):
-        self.archives, self.size, self.frames = archives, size, {}
+
+class FrameCache:
+    """Decoded training frames, kept in memory (the demo's fit easily; real runs use a sample).
+
+    Ids starting with ``~synthetic`` are procedurally rendered scenes (see
+    ``demo.scenes``): an unlimited supply of distinct images for self-pairs.
+    """
+
+    def __init__(self, archives: dict[str, str], size: int, seed: int = 0):
+        self.archives, self.size, self.seed, self.frames = archives, size, seed, {}
 
     def video(self, video_id: str) -> list[np.ndarray]:
+        if video_id.startswith(SYNTHETIC) and video_id not in self.frames:
+            from video_similarity.demo.scenes import random_shapes_scene
+
+            rng = np.random.default_rng((self.seed, int(video_id[len(SYNTHETIC):])))
+            self.frames[video_id] = [random_shapes_scene(rng).render(float(rng.uniform(0, 10)), (2 * self.size, 2 * self.size))]
         if video_id not in self.frames:
             with FrameArchive(self.archives[video_id]) as archive:
                 self.frames[video_id] = [prepare(f, 2 * self.size) for f in archive.frames()]
@@ -50,7 +62,8 @@ def build_pairs(spec: dict, lengths: dict[str, int]) -> list:
 
     gt = pd.DataFrame(spec["ground_truth"], columns=["query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end"])
     pairs = ground_truth_pairs(gt, lengths, lengths) if len(gt) else []
-    return pairs + self_pairs({v: lengths[v] for v in spec["self_pair_videos"] if v in lengths})
+    synthetic = {f"{SYNTHETIC}{i}": 1 for i in range(int(spec.get("synthetic_pairs", 0)))}
+    return pairs + self_pairs({v: lengths[v] for v in spec["self_pair_videos"] if v in lengths}) + self_pairs(synthetic)
 
 
 @record
@@ -81,7 +94,7 @@ def main() -> None:
     if context.world_size > 1:
         trained = torch.nn.parallel.DistributedDataParallel(model, device_ids=[context.local_rank] if context.device.startswith("cuda") else None)
 
-    cache = FrameCache(spec["archives"], size)
+    cache = FrameCache(spec["archives"], size, seed)
     lengths = {}
     for video_id, path in spec["archives"].items():
         with FrameArchive(path) as archive:
@@ -120,7 +133,7 @@ def main() -> None:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += float(loss)
+            total += loss.item()
         if context.is_main:
             log.info("%s epoch %d/%d: loss %.4f (%.1fs)", spec["name"], epoch + 1, int(spec["epochs"]), total / max(1, len(mine)), time.perf_counter() - started)
             save_checkpoint(checkpoint, model, optimizer, epoch, {"spec": {k: v for k, v in spec.items() if k not in ("archives", "ground_truth", "self_pair_videos")}})

@@ -12,7 +12,8 @@ from matplotlib.figure import Figure  # a bare Figure: no pyplot state, no GUI b
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
 from video_similarity.descriptors import Descriptors, validate_submission
-from video_similarity.embeddings import drop_near_duplicates, extract, score_normalized, select
+from video_similarity.embeddings import drop_near_duplicates, extract, project, score_normalized, select
+from video_similarity.pipelines.pca.nodes import fit_descriptor_pca
 from video_similarity.metrics.vsc import ground_truth_pairs, knn_candidates, micro_average_precision, precision_recall_curve
 
 log = logging.getLogger(__name__)
@@ -48,14 +49,29 @@ def pdq_baseline(frame_archives: FrameArchiveStore, video_index: pd.DataFrame, p
 
 
 def untrained_baseline(
-    frame_archives: FrameArchiveStore, video_index: pd.DataFrame, embedding_dir: Directory, params: dict, baseline: dict, launch_params: dict
+    frame_archives: FrameArchiveStore,
+    video_index: pd.DataFrame,
+    embedding_dir: Directory,
+    params: dict,
+    baseline: dict,
+    pca_params: dict,
+    launch_params: dict,
 ) -> tuple[Descriptors, Descriptors]:
-    """The ensemble's first backbone with random weights (GeM + projection), same extraction and submission path."""
-    wanted = {**frame_archives.archives(video_index, params["split"]), **frame_archives.archives(video_index, params["noise_split"], "reference")}
+    """A backbone with random weights (GeM + projection) through the ensemble's path: extraction, PCA, submission.
+
+    It isolates what training adds: same architecture, same post-processing, no learning.
+    """
+    pca_refs = frame_archives.archives(video_index, pca_params["split"], "reference")
+    wanted = {
+        **frame_archives.archives(video_index, params["split"]),
+        **frame_archives.archives(video_index, params["noise_split"], "reference"),
+        **pca_refs,
+    }
     name = f"untrained-{baseline['backbone']}-s{baseline['seed']}"
     model = {name: {"backbone": baseline["backbone"], "dim": int(baseline["dim"]), "seed": int(baseline["seed"])}}
     frames = extract(model, wanted, embedding_dir.path, "untrained", int(baseline["image_size"]), int(params["batch_size"]), launch_params)[name]
-    return _baseline_submission(frames, video_index, params)
+    pca = fit_descriptor_pca(select(frames, pca_refs).features, pca_params)
+    return _baseline_submission(project(frames, pca), video_index, params)
 
 
 def _durations(video_index: pd.DataFrame, ids) -> dict[str, float]:

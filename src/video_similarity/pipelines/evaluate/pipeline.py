@@ -14,7 +14,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 untrained_baseline,
-                ["frame_archives", "video_index", "embedding_store", "params:inference", "params:evaluate.untrained_baseline", "params:launch"],
+                ["frame_archives", "video_index", "embedding_store", "params:inference", "params:evaluate.untrained_baseline", "params:pca", "params:launch"],
                 ["untrained_query_descriptors", "untrained_reference_descriptors"],
                 name="untrained_baseline",
             ),

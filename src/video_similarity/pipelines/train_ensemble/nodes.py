@@ -51,7 +51,7 @@ def train_ensemble(
         weights = settings.get("weights")
         if weights and weights not in pretrained_weights:
             raise ValueError(f"model {model['name']}: weights {weights!r} is not in the catalog entry pretrained_weights ({sorted(pretrained_weights)})")
-        common = {k: params[k] for k in ("image_size", "tau", "koleo_weight", "weight_decay")}
+        common = {k: params[k] for k in ("image_size", "tau", "koleo_weight", "weight_decay", "synthetic_pairs")}
         digest = hashlib.sha256(json.dumps({**settings, **common, "split": split}, sort_keys=True).encode()).hexdigest()[:10]
         name = f"{model['name']}-{digest}"
         spec = {

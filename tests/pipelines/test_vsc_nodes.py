@@ -1,0 +1,71 @@
+"""Node-level checks of the descriptor-track pipelines that need no torchrun job."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from video_similarity.datasets.directory import Directory
+from video_similarity.datasets.frame_archives import FrameArchiveStore
+from video_similarity.descriptors import Descriptors, SubmissionError
+from video_similarity.pipelines.evaluate.nodes import _edit_breakdown, _markdown, score_submission
+from video_similarity.pipelines.infer_query.nodes import make_submission
+from video_similarity.pipelines.pca.nodes import fit_descriptor_pca
+from video_similarity.pipelines.train_ensemble.nodes import train_ensemble
+
+PARAMS = {"split": "train", "image_size": 32, "tau": 0.05, "koleo_weight": 0.1, "weight_decay": 0.0, "synthetic_pairs": 0,
+          "dim": 16, "epochs": 1, "batch_size": 2, "lr": 1e-3}
+INDEX = pd.DataFrame({"video_id": ["Q1", "R1"], "split": ["train", "train"], "role": ["query", "reference"], "duration": [2.0, 3.0]})
+GT = pd.DataFrame(columns=["split", "query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end"])
+
+
+def test_train_ensemble_rejects_bad_model_entries(tmp_path):
+    store = FrameArchiveStore(tmp_path / "store")
+    (tmp_path / "store").mkdir()
+    for video in ("Q1", "R1"):
+        (tmp_path / "store" / f"{video}.zip").write_bytes(b"")
+    folder = Directory(tmp_path / "models", None)
+    with pytest.raises(ValueError, match="unknown key\\(s\\) \\['depth'\\]"):
+        train_ensemble(store, INDEX, GT, {}, folder, {**PARAMS, "models": [{"name": "m", "backbone": "resnet18", "depth": 3}]}, {})
+    with pytest.raises(ValueError, match="weights 'imagenet' is not in the catalog entry pretrained_weights"):
+        train_ensemble(store, INDEX, GT, {}, folder, {**PARAMS, "models": [{"name": "m", "backbone": "resnet18", "weights": "imagenet"}]}, {})
+    with pytest.raises(ValueError, match="no frame archives for split 'test'"):
+        train_ensemble(store, INDEX, GT, {}, folder, {**PARAMS, "split": "test", "models": []}, {})
+
+
+def test_pca_caps_dimensions_and_whitens():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(40, 8)) * np.array([10, 5, 3, 1, 1, 1, 1, 1])
+    pca = fit_descriptor_pca(features, {"dim": 512, "whiten": True})
+    assert pca.n_components_ == 8
+    np.testing.assert_allclose(pca.transform(features).std(axis=0, ddof=1), 1, rtol=1e-6)
+    assert fit_descriptor_pca(features[:5], {"dim": 512}).n_components_ == 5
+
+
+def _descriptors(ids, n_dim=4, seed=0):
+    rng = np.random.default_rng(seed)
+    feats = rng.normal(size=(len(ids), n_dim)).astype(np.float32)
+    return Descriptors(np.asarray(ids), np.stack([np.arange(len(ids)), np.arange(len(ids)) + 1], 1).astype(np.float32), feats / np.linalg.norm(feats, axis=1, keepdims=True))
+
+
+def test_submission_keeps_shapes_and_scoring_enforces_the_budget():
+    query, reference, noise = _descriptors(["Q1", "Q1"]), _descriptors(["R1", "R1", "R1"], seed=1), _descriptors(["N"] * 5, seed=2)
+    q, r = make_submission(query, reference, noise, {"beta": 1.2})
+    assert q.features.shape == (2, 4) and r.features.shape == (3, 4) and q.features.dtype == np.float32
+    metrics, candidates = score_submission(q, r, {("Q1", "R1")}, INDEX)
+    assert metrics["uAP"] == 1.0 and metrics["positives_retrieved"] == 1 and len(candidates) == 1
+    too_many = _descriptors(["Q1"] * 3)
+    with pytest.raises(SubmissionError):
+        score_submission(too_many, r, {("Q1", "R1")}, INDEX)
+
+
+def test_edit_breakdown_and_markdown():
+    candidates = pd.DataFrame({"query_id": ["Q1", "Q2", "Q3"], "ref_id": ["R1", "R2", "R1"], "score": [3.0, 2.0, 1.0]})
+    edits = pd.DataFrame({"split": ["test"] * 3, "query_id": ["Q1", "Q2", "Q3"], "has_copy": [True, True, False], "embedded": [False] * 3, "edits": ["flip;blur", "", "text"]})
+    rows = {r["edit"]: r for r in _edit_breakdown(candidates, {("Q1", "R1"), ("Q2", "R2")}, edits, "test")}
+    assert set(rows) == {"flip", "blur", "none"} and rows["flip"]["queries"] == 1 and rows["flip"]["uAP"] == 1.0
+    table = pd.DataFrame([{"edit": "flip", "ensemble": 1.0, "pdq": 0.5}])
+    metrics = {"split": "test", "methods": {"ensemble": {"uAP": 0.9, "query_descriptors": 2, "reference_descriptors": 3, "dim": 4, "positives_retrieved": 1, "positives": 1}}}
+    text = _markdown(metrics, table)
+    assert "| ensemble | 0.9000 |" in text and "| flip | 1.000 | 0.500 |" in text
