@@ -10,6 +10,8 @@ format: video_ids, timestamps, features) in the spec's video order.
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,8 @@ from torch.distributed.elastic.multiprocessing.errors import record
 from video_similarity.distributed import barrier, finish, init_worker, shard
 from video_similarity.frames.archive import FrameArchive
 from video_similarity.workers.common import prepare, read_spec, save_array
+
+log = logging.getLogger("video_similarity.extract")
 
 
 def build_model(entry: dict, device: str):
@@ -67,19 +71,26 @@ def merge(output_dir: Path, merged_dir: Path, model_name: str, archives: dict[st
 
 @record
 def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     spec = read_spec()
     context = init_worker()
     output_dir = Path(spec["output_dir"])
     archives: dict[str, str] = spec["archives"]
     mine = shard(list(archives), context)
     for name, entry in spec["models"].items():
+        todo = [v for v in mine if not (output_dir / name / f"{v}.npy").is_file()]
+        if context.is_main:
+            log.info("%s: %d of this rank's %d videos to embed (%d process(es))", name, len(todo), len(mine), context.world_size)
+        if not todo:
+            continue
         model = build_model(entry, context.device)
-        for video_id in mine:
-            target = output_dir / name / f"{video_id}.npy"
-            if target.is_file():
-                continue
+        started, every = time.perf_counter(), max(1, len(todo) // 10)
+        for done, video_id in enumerate(todo, start=1):
             with FrameArchive(archives[video_id]) as archive:
-                save_array(target, embed_archive(model, archive, int(spec["image_size"]), int(spec["batch_size"]), context.device))
+                features = embed_archive(model, archive, int(spec["image_size"]), int(spec["batch_size"]), context.device)
+            save_array(output_dir / name / f"{video_id}.npy", features)
+            if context.is_main and (done % every == 0 or done == len(todo)):
+                log.info("%s: %d/%d videos (%.1fs)", name, done, len(todo), time.perf_counter() - started)
     barrier(context)
     if context.is_main:
         for name in spec["models"]:

@@ -127,9 +127,10 @@ def main() -> None:
             # a frame paired with itself gets one hard view; a copied pair is already edited
             right = [(hard if a == b else mild)(cache(b), [o]) for (a, b), o in zip(chunk, others)]
             embeddings = trained(to_tensor(left + right).to(context.device))
-            a, b = embeddings[: len(chunk)], embeddings[len(chunk) :]
-            a, b = gather_embeddings(a), gather_embeddings(b)
-            loss = info_nce(a, b, tau=float(spec["tau"])) + float(spec["koleo_weight"]) * koleo(torch.cat([a, b]))
+            left_emb = gather_embeddings(embeddings[: len(chunk)])
+            right_emb = gather_embeddings(embeddings[len(chunk) :])
+            loss = info_nce(left_emb, right_emb, tau=float(spec["tau"]))
+            loss = loss + float(spec["koleo_weight"]) * koleo(torch.cat([left_emb, right_emb]))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
