@@ -65,7 +65,12 @@ def test_edit_breakdown_and_markdown():
     edits = pd.DataFrame({"split": ["test"] * 3, "query_id": ["Q1", "Q2", "Q3"], "has_copy": [True, True, False], "embedded": [False] * 3, "edits": ["flip;blur", "", "text"]})
     rows = {r["edit"]: r for r in _edit_breakdown(candidates, {("Q1", "R1"), ("Q2", "R2")}, edits, "test")}
     assert set(rows) == {"flip", "blur", "none"} and rows["flip"]["queries"] == 1 and rows["flip"]["uAP"] == 1.0
-    table = pd.DataFrame([{"edit": "flip", "ensemble": 1.0, "pdq": 0.5}])
+    assert rows["flip"]["recall@1"] == 1.0 and rows["none"]["recall@1"] == 1.0
+    wrong = pd.DataFrame({"query_id": ["Q1", "Q1"], "ref_id": ["R9", "R1"], "score": [3.0, 2.0]})
+    assert _edit_breakdown(wrong, {("Q1", "R1")}, edits.iloc[:1], "test")[0]["recall@1"] == 0.0
+    table = pd.DataFrame([
+        {"method": m, "edit": "flip", "queries": 1, "uAP": u, "recall@1": r} for m, u, r in (("ensemble", 1.0, 1.0), ("pdq", 0.5, 0.0))
+    ])
     metrics = {"split": "test", "methods": {"ensemble": {"uAP": 0.9, "query_descriptors": 2, "reference_descriptors": 3, "dim": 4, "positives_retrieved": 1, "positives": 1}}}
     text = _markdown(metrics, table)
-    assert "| ensemble | 0.9000 |" in text and "| flip | 1.000 | 0.500 |" in text
+    assert "| ensemble | 0.9000 |" in text and "| flip | 1.000 | 0.500 |" in text and "| flip | 1.000 | 0.000 |" in text

@@ -44,3 +44,10 @@ def test_a_second_job_reuses_per_video_embeddings(archives, tmp_path):
     again = extract(MODELS, archives, tmp_path / "out", "b", 64, 4, None)["tiny"]
     assert (tmp_path / "out" / "tiny" / "V0.npy").stat().st_mtime_ns == stamp
     assert len(again.features) == 12
+    # an archive rebuilt after its embedding (e.g. preprocess re-ran) is embedded again
+    import os
+
+    os.utime(archives["V1"], ns=(stamp + 10**9, stamp + 10**9))
+    extract(MODELS, archives, tmp_path / "out", "c", 64, 4, None)
+    assert (tmp_path / "out" / "tiny" / "V0.npy").stat().st_mtime_ns == stamp
+    assert (tmp_path / "out" / "tiny" / "V1.npy").stat().st_mtime_ns > stamp

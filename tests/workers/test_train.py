@@ -21,7 +21,7 @@ def archives(tmp_path):
     return out
 
 
-def test_training_job_starts_from_local_weights_checkpoints_and_exports(archives, tmp_path):
+def test_training_job_starts_from_local_weights_checkpoints_and_exports(archives, tmp_path, caplog):
     import torchvision
 
     torch.manual_seed(0)
@@ -42,4 +42,11 @@ def test_training_job_starts_from_local_weights_checkpoints_and_exports(archives
     launch("video_similarity.workers.train", {**spec, "epochs": 1, "torchscript": str(tmp_path / "m1.pt")}, LaunchConfig(nproc_per_node=2), workdir=tmp_path / "jobs")
     trained = dict(load_torchscript(tmp_path / "m1.pt").trunk.named_parameters())
     assert not torch.allclose(trained["features.0.0.weight"], source.state_dict()["features.0.0.weight"])
-    assert (tmp_path / "m.ckpt").is_file()
+    from video_similarity.models.descriptor import DescriptorModel, load_checkpoint
+
+    assert load_checkpoint(tmp_path / "m.ckpt", DescriptorModel("mobilenet_v3_small", dim=16))["epoch"] == 0
+    # asking for 2 epochs resumes after the checkpointed one and trains only the second
+    caplog.set_level("INFO")
+    launch("video_similarity.workers.train", {**spec, "epochs": 2, "torchscript": str(tmp_path / "m2.pt")}, LaunchConfig(), workdir=tmp_path / "jobs")
+    assert "Resuming" in caplog.text and "epoch 2/2" in caplog.text and "epoch 1/2" not in caplog.text
+    assert load_checkpoint(tmp_path / "m.ckpt", DescriptorModel("mobilenet_v3_small", dim=16))["epoch"] == 1

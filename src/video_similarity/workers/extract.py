@@ -3,7 +3,8 @@
 Spec: ``models`` {name: {"torchscript": path} or {"backbone": name, "dim": d, "seed": s}},
 ``archives`` {video_id: frame archive path}, ``output_dir``, ``image_size``,
 ``batch_size``, ``merged_dir``. Each rank writes ``output_dir/<model>/<video_id>.npy``
-(float32, one row per archived frame; existing files are kept, so a job resumes);
+(float32, one row per archived frame; files newer than their archive are kept, so a
+job resumes; a model's name must change whenever its weights or input size do);
 rank 0 then merges each model into ``merged_dir/<model>.npz`` (the official
 format: video_ids, timestamps, features) in the spec's video order.
 """
@@ -22,6 +23,11 @@ from video_similarity.frames.archive import FrameArchive
 from video_similarity.workers.common import prepare, read_spec, save_array
 
 log = logging.getLogger("video_similarity.extract")
+
+
+def is_stale(target: Path, archive: str) -> bool:
+    """True when the embedding file is missing or older than its frame archive (re-preprocessed)."""
+    return not target.is_file() or target.stat().st_mtime_ns < Path(archive).stat().st_mtime_ns
 
 
 def build_model(entry: dict, device: str):
@@ -78,7 +84,7 @@ def main() -> None:
     archives: dict[str, str] = spec["archives"]
     mine = shard(list(archives), context)
     for name, entry in spec["models"].items():
-        todo = [v for v in mine if not (output_dir / name / f"{v}.npy").is_file()]
+        todo = [v for v in mine if is_stale(output_dir / name / f"{v}.npy", archives[v])]
         if context.is_main:
             log.info("%s: %d of this rank's %d videos to embed (%d process(es))", name, len(todo), len(mine), context.world_size)
         if not todo:
