@@ -29,7 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbones", default="mobilenet_v3_small,resnet18,resnet50")
     parser.add_argument("--image-size", type=int, default=112)
-    parser.add_argument("--videos", type=int, default=12, help="videos of the bench corpus to embed")
+    parser.add_argument("--videos", type=int, default=48, help="videos of the bench corpus to embed")
     parser.add_argument("--nproc", type=int, default=1, help="torchrun processes")
     parser.add_argument("--queries", type=int, default=2000, help="query descriptors for the evaluator timing")
     parser.add_argument("--references", type=int, default=20000, help="reference descriptors for the evaluator timing")
