@@ -16,7 +16,7 @@ from video_similarity.pipelines.train_ensemble.nodes import train_ensemble
 
 PARAMS = {"split": "train", "image_size": 32, "tau": 0.05, "koleo_weight": 0.1, "weight_decay": 0.0, "synthetic_pairs": 0,
           "dim": 16, "epochs": 1, "batch_size": 2, "lr": 1e-3}
-INDEX = pd.DataFrame({"video_id": ["Q1", "R1"], "split": ["train", "train"], "role": ["query", "reference"], "duration": [2.0, 3.0]})
+INDEX = pd.DataFrame({"video_id": ["Q1", "R1", "Q9"], "split": ["train", "train", "test"], "role": ["query", "reference", "query"], "duration": [2.0, 3.0, 50.0]})
 GT = pd.DataFrame(columns=["split", "query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end"])
 
 
@@ -53,11 +53,11 @@ def test_submission_keeps_shapes_and_scoring_enforces_the_budget():
     query, reference, noise = _descriptors(["Q1", "Q1"]), _descriptors(["R1", "R1", "R1"], seed=1), _descriptors(["N"] * 5, seed=2)
     q, r = make_submission(query, reference, noise, {"beta": 1.2})
     assert q.features.shape == (2, 4) and r.features.shape == (3, 4) and q.features.dtype == np.float32
-    metrics, candidates = score_submission(q, r, {("Q1", "R1")}, INDEX)
+    metrics, candidates = score_submission(q, r, {("Q1", "R1")}, INDEX, "train")
     assert metrics["uAP"] == 1.0 and metrics["positives_retrieved"] == 1 and len(candidates) == 1
     too_many = _descriptors(["Q1"] * 3)
-    with pytest.raises(SubmissionError):
-        score_submission(too_many, r, {("Q1", "R1")}, INDEX)
+    with pytest.raises(SubmissionError, match="budget"):  # 3 query descriptors, 2 s of train queries (the 50 s test query does not count)
+        score_submission(too_many, r, {("Q1", "R1")}, INDEX, "train")
 
 
 def test_edit_breakdown_and_markdown():

@@ -76,13 +76,17 @@ def untrained_baseline(
     return _baseline_submission(project(frames, pca), video_index, params)
 
 
-def _durations(video_index: pd.DataFrame, ids) -> dict[str, float]:
-    return video_index.set_index("video_id").loc[sorted(set(ids)), "duration"].astype(float).to_dict()
+def _durations(video_index: pd.DataFrame, split: str, role: str) -> dict[str, float]:
+    """Durations of every indexed video of the split and role: the challenge's descriptor budget."""
+    rows = video_index[(video_index["split"] == split) & (video_index["role"] == role)]
+    return rows.set_index("video_id")["duration"].astype(float).to_dict()
 
 
-def score_submission(query: Descriptors, reference: Descriptors, positives: set, video_index: pd.DataFrame) -> tuple[dict, pd.DataFrame]:
+def score_submission(
+    query: Descriptors, reference: Descriptors, positives: set, video_index: pd.DataFrame, split: str
+) -> tuple[dict, pd.DataFrame]:
     """Validate by the challenge's rules, then uAP exactly as the official evaluator."""
-    validate_submission(query, reference, _durations(video_index, query.video_ids), _durations(video_index, reference.video_ids))
+    validate_submission(query, reference, _durations(video_index, split, "query"), _durations(video_index, split, "reference"))
     started = time.perf_counter()
     candidates = knn_candidates(query, reference)
     search_seconds = time.perf_counter() - started
@@ -151,7 +155,7 @@ def evaluate_submissions(
     axis = figure.add_subplot()
     breakdown = []
     for method, (query, reference) in runs.items():
-        scores, candidates = score_submission(query, reference, positives, video_index)
+        scores, candidates = score_submission(query, reference, positives, video_index, split)
         metrics["methods"][method] = scores
         log.info("%s: uAP %.4f", method, scores["uAP"])
         precision, recall, _ = precision_recall_curve(candidates, positives)
