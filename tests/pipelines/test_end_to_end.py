@@ -125,3 +125,4 @@ def test_notebook_runs_against_the_catalog(demo_run):
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs)
+    assert any("| ensemble |" in o.get("data", {}).get("text/markdown", "") for o in outputs)
