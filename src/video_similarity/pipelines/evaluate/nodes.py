@@ -20,9 +20,20 @@ from video_similarity.metrics.vsc import ground_truth_pairs, knn_candidates, mic
 log = logging.getLogger(__name__)
 
 
+def _split_rows(video_index: pd.DataFrame, split: str, role: str) -> pd.DataFrame:
+    return video_index[(video_index["split"] == split) & (video_index["role"] == role)]
+
+
 def _split_ids(video_index: pd.DataFrame, split: str, role: str) -> list[str]:
-    rows = video_index[(video_index["split"] == split) & (video_index["role"] == role)]
-    return rows["video_id"].tolist()
+    return _split_rows(video_index, split, role)["video_id"].tolist()
+
+
+def _evaluated_archives(frame_archives: FrameArchiveStore, video_index: pd.DataFrame, params: dict) -> dict[str, str]:
+    """Archives a baseline needs: every video of the evaluated split and the noise split's references."""
+    return {
+        **frame_archives.archives(video_index, params["split"]),
+        **frame_archives.archives(video_index, params["noise_split"], "reference"),
+    }
 
 
 def _baseline_submission(frames: Descriptors, video_index: pd.DataFrame, params: dict) -> tuple[Descriptors, Descriptors]:
@@ -38,8 +49,7 @@ def pdq_baseline(frame_archives: FrameArchiveStore, video_index: pd.DataFrame, p
     from video_similarity.baselines.pdq import pdq_archive
 
     ids, stamps, feats = [], [], []
-    wanted = {**frame_archives.archives(video_index, params["split"]), **frame_archives.archives(video_index, params["noise_split"], "reference")}
-    for video_id in wanted:
+    for video_id in _evaluated_archives(frame_archives, video_index, params):
         with frame_archives.open(video_id) as archive:
             timestamps, features = pdq_archive(archive)
         ids += [video_id] * len(features)
@@ -63,11 +73,7 @@ def untrained_baseline(
     It isolates what training adds: same architecture, same post-processing, no learning.
     """
     pca_refs = frame_archives.archives(video_index, pca_params["split"], "reference")
-    wanted = {
-        **frame_archives.archives(video_index, params["split"]),
-        **frame_archives.archives(video_index, params["noise_split"], "reference"),
-        **pca_refs,
-    }
+    wanted = {**_evaluated_archives(frame_archives, video_index, params), **pca_refs}
     # every setting that changes the embeddings is in the name: per-video embeddings are cached by it
     name = f"untrained-{baseline['backbone']}-d{baseline['dim']}-s{baseline['seed']}-{baseline['image_size']}px"
     model = {name: {"backbone": baseline["backbone"], "dim": int(baseline["dim"]), "seed": int(baseline["seed"])}}
@@ -78,8 +84,7 @@ def untrained_baseline(
 
 def _durations(video_index: pd.DataFrame, split: str, role: str) -> dict[str, float]:
     """Durations of every indexed video of the split and role: the challenge's descriptor budget."""
-    rows = video_index[(video_index["split"] == split) & (video_index["role"] == role)]
-    return rows.set_index("video_id")["duration"].astype(float).to_dict()
+    return _split_rows(video_index, split, role).set_index("video_id")["duration"].astype(float).to_dict()
 
 
 def score_submission(
