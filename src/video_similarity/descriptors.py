@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from video_similarity.atomic import atomic_write
 
 KEYS = ("video_ids", "timestamps", "features")
 MAX_DIM = 512
@@ -87,18 +88,8 @@ def load_descriptors(path: str | os.PathLike) -> Descriptors:
 
 
 def save_descriptors(path: str | os.PathLike, d: Descriptors) -> None:
-    """Write ``d`` with ``np.savez`` via a temp file + ``os.replace``, so readers never see half."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, video_ids=d.video_ids, timestamps=d.timestamps, features=d.features)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``d`` with ``np.savez``, atomically, so readers never see half a file."""
+    atomic_write(path, lambda fh: np.savez(fh, video_ids=d.video_ids, timestamps=d.timestamps, features=d.features))
 
 
 def _check_side(d: Descriptors, side: str, durations: Mapping[str, float] | None, max_dim: int):

@@ -1,6 +1,5 @@
 """Node-level checks of the descriptor-track pipelines that need no torchrun job."""
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -7,6 +7,7 @@ from typing import Any
 
 from kedro.io import AbstractDataset
 
+from video_similarity.atomic import atomic_path
 from video_similarity.descriptors import Descriptors, load_descriptors, save_descriptors
 
 
@@ -19,7 +20,6 @@ class DescriptorsDataset(AbstractDataset[Descriptors, Descriptors]):
         return load_descriptors(self._filepath)
 
     def save(self, data: Descriptors) -> None:
-        self._filepath.parent.mkdir(parents=True, exist_ok=True)
         save_descriptors(self._filepath, data)
 
     def _exists(self) -> bool:
@@ -44,10 +44,8 @@ class FaissIndexDataset(AbstractDataset[Any, Any]):
     def save(self, data) -> None:
         import faiss
 
-        self._filepath.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self._filepath.with_name(f".{self._filepath.name}.tmp")
-        faiss.write_index(data, str(tmp))
-        tmp.replace(self._filepath)
+        with atomic_path(self._filepath) as tmp:
+            faiss.write_index(data, str(tmp))
 
     def _exists(self) -> bool:
         return self._filepath.is_file()

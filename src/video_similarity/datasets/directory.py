@@ -8,12 +8,13 @@ manifest (JSON-able dict) naming what it wrote; later nodes load that.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
+
+from video_similarity.atomic import atomic_write
 
 MANIFEST = "manifest.json"
 
@@ -41,10 +42,8 @@ class DirectoryDataset(AbstractDataset[dict, Directory]):
     def save(self, data: dict) -> None:
         if not isinstance(data, dict):
             raise DatasetError(f"{self._path}: expected a JSON-able manifest dict, got {type(data).__name__}")
-        self._path.mkdir(parents=True, exist_ok=True)
-        tmp = self._path / f".{MANIFEST}.tmp{os.getpid()}"
-        tmp.write_text(json.dumps(data, indent=2, default=str))
-        os.replace(tmp, self._path / MANIFEST)
+        text = json.dumps(data, indent=2, default=str).encode()
+        atomic_write(self._path / MANIFEST, lambda handle: handle.write(text))
 
     def _exists(self) -> bool:
         return (self._path / MANIFEST).is_file()

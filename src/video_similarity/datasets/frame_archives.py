@@ -8,13 +8,13 @@ notebooks and later pipelines never build paths by hand.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
+from video_similarity.atomic import atomic_write
 from video_similarity.frames.archive import FrameArchive
 
 MANIFEST = "manifest.parquet"
@@ -77,10 +77,7 @@ class FrameArchivesDataset(AbstractDataset[pd.DataFrame, FrameArchiveStore]):
     def save(self, data: pd.DataFrame) -> None:
         if not isinstance(data, pd.DataFrame) or "video_id" not in data.columns:
             raise DatasetError(f"{self._path}: expected a manifest DataFrame with a video_id column")
-        self._path.mkdir(parents=True, exist_ok=True)
-        tmp = self._path / f".{MANIFEST}.tmp{os.getpid()}"
-        data.to_parquet(tmp, index=False)
-        os.replace(tmp, self._path / MANIFEST)
+        atomic_write(self._path / MANIFEST, lambda handle: data.to_parquet(handle, index=False))
 
     def _exists(self) -> bool:
         return (self._path / MANIFEST).is_file()

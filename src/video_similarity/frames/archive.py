@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from video_similarity.atomic import atomic_path
 
 ARCHIVE_FORMAT = 1
 META = "meta.json"
@@ -53,34 +54,26 @@ def write_archive(
     extra: dict | None = None,
 ) -> int:
     """Write sampled frames (objects with ``image``, ``start``, ``end``) atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     timestamps = []
     height = width = 0
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
-            for frame in frames:
-                archive.writestr(frame_name(len(timestamps)), encode_jpeg(frame.image, settings.jpeg_quality))
-                timestamps.append([round(frame.start, 6), round(frame.end, 6)])
-                height, width = frame.image.shape[:2]
-            if not timestamps:
-                raise ValueError(f"{path}: no frames to archive for {video_id}")
-            meta = {
-                "format": ARCHIVE_FORMAT,
-                "video_id": video_id,
-                **asdict(settings),
-                "n_frames": len(timestamps),
-                "width": width,
-                "height": height,
-                "timestamps": timestamps,
-                **(extra or {}),
-            }
-            archive.writestr(META, json.dumps(meta))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
+        for frame in frames:
+            archive.writestr(frame_name(len(timestamps)), encode_jpeg(frame.image, settings.jpeg_quality))
+            timestamps.append([round(frame.start, 6), round(frame.end, 6)])
+            height, width = frame.image.shape[:2]
+        if not timestamps:
+            raise ValueError(f"{path}: no frames to archive for {video_id}")
+        meta = {
+            "format": ARCHIVE_FORMAT,
+            "video_id": video_id,
+            **asdict(settings),
+            "n_frames": len(timestamps),
+            "width": width,
+            "height": height,
+            "timestamps": timestamps,
+            **(extra or {}),
+        }
+        archive.writestr(META, json.dumps(meta))
     return len(timestamps)
 
 

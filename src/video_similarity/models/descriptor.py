@@ -13,17 +13,15 @@ TorchScript file carries its own preprocessing and callers cannot get it wrong.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from video_similarity.atomic import atomic_write
 from video_similarity.models.backbones import build_backbone
 from video_similarity.models.pooling import GeM
 
@@ -75,28 +73,6 @@ def _unwrap(model: nn.Module) -> nn.Module:
     return model
 
 
-def _atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
-    """Write via a temp file in the same folder + fsync + ``os.replace``.
-
-    A crash mid-save (pre-emption, disk full) leaves the previous file intact
-    instead of a truncated one that a resumed run would fail to load.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
-
-
 def export_torchscript(
     model: nn.Module,
     path: str | Path,
@@ -129,7 +105,7 @@ def export_torchscript(
                     compiled = torch.jit.trace(model, example)
             else:
                 raise ValueError(f"method must be 'script' or 'trace', got {method!r}")
-            return _atomic_write(path, lambda fh: torch.jit.save(compiled, fh))
+            return atomic_write(path, lambda fh: torch.jit.save(compiled, fh))
     finally:
         model.train(was_training)
 
@@ -167,7 +143,7 @@ def save_checkpoint(
         "epoch": int(epoch),
         "extra": dict(extra or {}),
     }
-    return _atomic_write(path, lambda fh: torch.save(state, fh))
+    return atomic_write(path, lambda fh: torch.save(state, fh))
 
 
 def load_checkpoint(

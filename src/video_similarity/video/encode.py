@@ -7,12 +7,13 @@ run to run on identical frames, which breaks the demo corpus's reproducibility.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+
+from video_similarity.atomic import atomic_path
 
 
 def even_size(image: np.ndarray) -> np.ndarray:
@@ -37,12 +38,9 @@ def write_video(
     """
     import av
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     rate = Fraction(fps).limit_denominator(1001)
     count = 0
-    try:
+    with atomic_path(path) as tmp:
         with av.open(str(tmp), mode="w", format="mp4") as container:
             options = {"crf": str(quality), "preset": "veryfast", "threads": "1"} if codec == "libx264" else {}
             stream = container.add_stream(codec, rate=rate, options=options)
@@ -67,8 +65,4 @@ def write_video(
                 count += 1
             for packet in stream.encode():
                 container.mux(packet)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return count

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from video_similarity.atomic import atomic_write
 
 
 def read_spec() -> dict:
@@ -25,9 +26,5 @@ def prepare(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def save_array(path: Path, array: np.ndarray) -> None:
-    """np.save to a temporary name, then rename: a file that exists is complete."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as handle:
-        np.save(handle, array)
-    os.replace(tmp, path)
+    """np.save, atomically: a file that exists is complete."""
+    atomic_write(path, lambda handle: np.save(handle, array))

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from torch.distributed.elastic.multiprocessing.errors import record
 
+from video_similarity.descriptors import Descriptors, save_descriptors
 from video_similarity.distributed import barrier, finish, init_worker, shard
 from video_similarity.frames.archive import FrameArchive
 from video_similarity.workers.common import prepare, read_spec, save_array
@@ -68,11 +69,8 @@ def merge(output_dir: Path, merged_dir: Path, model_name: str, archives: dict[st
         ids += [video_id] * len(features)
         stamps.append(timestamps)
         feats.append(features)
-    merged_dir.mkdir(parents=True, exist_ok=True)
-    target = merged_dir / f"{model_name}.npz"
-    tmp = target.with_name(f".{target.name}.tmp.npz")
-    np.savez(tmp, video_ids=np.asarray(ids), timestamps=np.concatenate(stamps), features=np.concatenate(feats))
-    tmp.replace(target)
+    merged = Descriptors(np.asarray(ids), np.concatenate(stamps), np.concatenate(feats))
+    save_descriptors(merged_dir / f"{model_name}.npz", merged)
 
 
 @record
