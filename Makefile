@@ -16,7 +16,7 @@ help:
 	@echo "make demo   - create .venv, install, run kedro run --pipeline=vsc_descriptor on the demo corpus"
 	@echo "make test   - create .venv if missing, run the test suite"
 	@echo "make viz    - open kedro-viz on the project's pipelines"
-	@echo "make bench  - preprocess and extraction throughput next to plain PyAV decoding; evaluator time"
+	@echo "make bench  - preprocess and extraction throughput next to plain PyAV decoding; evaluator time; Chamfer throughput at FIVR-5K scale"
 
 install: $(STAMP)
 
@@ -40,6 +40,7 @@ viz-build: install
 bench: install
 	$(BIN)/python benchmarks/bench_preprocess.py
 	$(BIN)/python benchmarks/bench_extraction.py
+	$(BIN)/python benchmarks/bench_chamfer.py
 
 clean-demo:
 	rm -rf data/01_raw/demo data/0[2-8]_*/demo
