@@ -1,0 +1,189 @@
+"""Clip encoders of the retrieval seeds: PyTorchVideo X3D-S/M/L and Slow-R50 (spec section 7).
+
+The seeds describe a video by short clips instead of single frames: each clip
+(T frames taken every ``frame_stride`` frames of the source at its native
+rate) becomes one vector, the network's last-stage average-pooled feature,
+L2-normalised. The networks are built with PyTorchVideo's own builders and the
+exact hyper-parameters of ``pytorchvideo.models.hub`` (x3d_s/m/l, slow_r50),
+with ``pretrained=False`` semantics: weights come from a local ``.pyth`` file.
+
+The classifier is dropped: the head keeps its pooling but its final linear
+projection (``blocks.5.proj``) and activation are removed (X3D heads would
+otherwise end in a softmax). The PyTorchVideo ``blocks`` list is kept as the
+encoder's ``blocks`` attribute, so its state-dict keys are the published ones
+(``blocks.0.conv.conv_t.weight`` ...) and a PyTorchVideo checkpoint loads with
+``ignore_prefixes=CLIP_HEAD_PREFIXES``.
+
+Input contract (shared with the frame encoders): floats in [0, 1], shape
+(B, 3, T, H, W) with T = ``clip_frames`` and H = W = ``input_size``; the
+Kinetics normalisation (mean 0.45, std 0.225) happens inside. The sizes are
+fixed because the heads average-pool with a kernel computed from them; other
+sizes raise ValueError. Builders take ``clip_frames`` / ``input_size`` /
+``frame_stride`` keywords only so that tests can run tiny models; the defaults
+are the published settings (:data:`PUBLISHED`).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from video_similarity.models.weights import load_state_dict_file
+
+KINETICS_MEAN = (0.45, 0.45, 0.45)
+KINETICS_STD = (0.225, 0.225, 0.225)
+
+# The classification layer the encoders drop, as named in PyTorchVideo checkpoints.
+CLIP_HEAD_PREFIXES: tuple[str, ...] = ("blocks.5.proj.",)
+
+# name -> (clip_frames, frame_stride, input_size), the published sampling of each model.
+PUBLISHED: dict[str, tuple[int, int, int]] = {
+    "x3d_s": (13, 6, 160),
+    "x3d_m": (16, 5, 224),
+    "x3d_l": (16, 5, 312),
+    "slow_r50": (8, 8, 224),
+}
+
+
+class ClipEncoder(nn.Module):
+    """Clips (B, 3, T, S, S) in [0, 1] -> unit vectors (B, dim) from a PyTorchVideo ``Net``.
+
+    The tensor taken is what the removed classifier would have received:
+
+    * X3D: the head's ``ProjectedPool`` output: last stage (B, 192, T, S/32,
+      S/32) -> ``pre_conv`` 1x1x1 to 432 channels + BN + ReLU -> average pool
+      over the whole clip -> ``post_conv`` 1x1x1 to 2048 + ReLU -> (B, 2048).
+    * Slow-R50: the last residual stage (B, 2048, T, S/32, S/32) average-pooled
+      over time and space -> (B, 2048).
+
+    Dropout is inactive in eval mode; the head's ``output_pool`` then only
+    flattens the 1x1x1 map. The result is L2-normalised.
+    """
+
+    kind = "clips"
+
+    def __init__(self, net: nn.Module, clip_frames: int, frame_stride: int, input_size: int):
+        super().__init__()
+        from pytorchvideo.models.head import ResNetBasicHead
+
+        head = net.blocks[-1]
+        if not isinstance(head, ResNetBasicHead) or head.proj is None:
+            raise ValueError(
+                f"expected a PyTorchVideo Net ending in a ResNetBasicHead, got {type(head).__name__}"
+            )
+        if frame_stride < 1:
+            raise ValueError(f"frame_stride must be >= 1, got {frame_stride}")
+        self.dim = int(head.proj.in_features)
+        head.proj = None
+        head.activation = None
+        self.blocks = net.blocks  # keeps the published key names: blocks.N....
+        self.clip_frames = int(clip_frames)
+        self.frame_stride = int(frame_stride)
+        self.input_size = int(input_size)
+        shape = (1, 3, 1, 1, 1)
+        self.register_buffer("mean", torch.tensor(KINETICS_MEAN).view(shape), persistent=False)
+        self.register_buffer("std", torch.tensor(KINETICS_STD).view(shape), persistent=False)
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        expected = (3, self.clip_frames, self.input_size, self.input_size)
+        if clips.dim() != 5 or tuple(clips.shape[1:]) != expected:
+            raise ValueError(
+                f"expected clips (B, {', '.join(map(str, expected))}), got shape {tuple(clips.shape)}"
+            )
+        x = (clips - self.mean) / self.std
+        for block in self.blocks:
+            x = block(x)
+        return F.normalize(x.flatten(1), p=2.0, dim=-1)
+
+    def extra_repr(self) -> str:
+        return (
+            f"clip_frames={self.clip_frames}, frame_stride={self.frame_stride}, "
+            f"input_size={self.input_size}, dim={self.dim}"
+        )
+
+
+def _finish(encoder: ClipEncoder, weights_path: str | Path | None) -> ClipEncoder:
+    if weights_path is not None:
+        load_state_dict_file(encoder, weights_path, ignore_prefixes=CLIP_HEAD_PREFIXES)
+    return encoder.eval()
+
+
+def _x3d(
+    weights_path: str | Path | None,
+    clip_frames: int,
+    frame_stride: int,
+    input_size: int,
+    **hub_kwargs,
+) -> ClipEncoder:
+    from pytorchvideo.models.x3d import create_x3d
+
+    if input_size < 32 or clip_frames < 1:
+        raise ValueError(f"X3D needs input_size >= 32 and clip_frames >= 1, got {input_size}, {clip_frames}")
+    net = create_x3d(
+        input_clip_length=clip_frames,
+        input_crop_size=input_size,
+        head_activation=None,
+        **hub_kwargs,
+    )
+    return _finish(ClipEncoder(net, clip_frames, frame_stride, input_size), weights_path)
+
+
+def x3d_s(
+    weights_path: str | Path | None = None,
+    *,
+    clip_frames: int = 13,
+    frame_stride: int = 6,
+    input_size: int = 160,
+) -> ClipEncoder:
+    """X3D-S (13 frames every 6, 160 px crop) -> 2048-d; weights: ``X3D_S.pyth`` layout."""
+    return _x3d(weights_path, clip_frames, frame_stride, input_size)
+
+
+def x3d_m(
+    weights_path: str | Path | None = None,
+    *,
+    clip_frames: int = 16,
+    frame_stride: int = 5,
+    input_size: int = 224,
+) -> ClipEncoder:
+    """X3D-M (16 frames every 5, 224 px crop) -> 2048-d; weights: ``X3D_M.pyth`` layout."""
+    return _x3d(weights_path, clip_frames, frame_stride, input_size)
+
+
+def x3d_l(
+    weights_path: str | Path | None = None,
+    *,
+    clip_frames: int = 16,
+    frame_stride: int = 5,
+    input_size: int = 312,
+) -> ClipEncoder:
+    """X3D-L (16 frames every 5, 312 px crop, depth factor 5) -> 2048-d; ``X3D_L.pyth`` layout."""
+    return _x3d(weights_path, clip_frames, frame_stride, input_size, depth_factor=5.0)
+
+
+def slow_r50(
+    weights_path: str | Path | None = None,
+    *,
+    clip_frames: int = 8,
+    frame_stride: int = 8,
+    input_size: int = 224,
+) -> ClipEncoder:
+    """Slow-R50 8x8 (8 frames every 8, 224 px) -> 2048-d; weights: ``SLOW_8x8_R50.pyth`` layout."""
+    from pytorchvideo.models.resnet import create_resnet
+
+    if input_size < 32 or clip_frames < 1:
+        raise ValueError(
+            f"Slow-R50 needs input_size >= 32 and clip_frames >= 1, got {input_size}, {clip_frames}"
+        )
+    side = math.ceil(input_size / 32)  # every stride-2 layer rounds up
+    net = create_resnet(
+        model_depth=50,
+        stem_conv_kernel_size=(1, 7, 7),
+        head_pool_kernel_size=(clip_frames, side, side),  # hub: (8, 7, 7) at 8 x 224
+        head_activation=None,
+    )
+    return _finish(ClipEncoder(net, clip_frames, frame_stride, input_size), weights_path)
