@@ -69,6 +69,9 @@ class VideoTransformer(nn.Module):
         self.input_dim = int(input_dim)
         self.dim = int(dim)
         self.max_len = int(max_len)
+        # Frame features share a large common direction (untrained encoders especially); the
+        # trainer sets this to the training frames' mean so the projection sees what differs.
+        self.register_buffer("input_mean", torch.zeros(input_dim))
         self.input_proj = nn.Linear(input_dim, dim)
         self.pos_embed = nn.Parameter(torch.zeros(1, max_len, dim))
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
@@ -97,7 +100,7 @@ class VideoTransformer(nn.Module):
         if t == 0:
             return x.new_zeros(b, 0, self.dim)
 
-        h = self.input_proj(x.masked_fill(mask.unsqueeze(-1), 0.0))
+        h = self.input_proj((x - self.input_mean).masked_fill(mask.unsqueeze(-1), 0.0))
         m = mask
         if t <= self.max_len:
             n_win, length = 1, t

@@ -24,14 +24,14 @@ log = logging.getLogger("video_similarity.train_video_encoder")
 
 
 def view(frames: np.ndarray, crop: int, noise: float, frame_drop: float, rng: np.random.Generator) -> np.ndarray:
-    """A random temporal crop of up to ``crop`` frames, some frames dropped, Gaussian noise, rows re-normalised."""
+    """A random temporal crop of up to ``crop`` frames, some frames dropped, Gaussian noise (norm ~``noise``), rows re-normalised."""
     length = min(crop, len(frames))
     start = int(rng.integers(0, len(frames) - length + 1))
     x = frames[start : start + length]
     keep = rng.random(len(x)) >= frame_drop
     if keep.sum() >= 1:
         x = x[keep]
-    x = x + rng.normal(0.0, noise, x.shape).astype(np.float32)
+    x = x + rng.normal(0.0, noise / np.sqrt(x.shape[1]), x.shape).astype(np.float32)  # noise vectors of norm ~noise
     return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
@@ -65,7 +65,9 @@ def main() -> None:
     input_dim = next(iter(features.values())).shape[1]
     config = {"input_dim": input_dim, "dim": int(spec.get("dim", 256)), "depth": int(spec.get("depth", 2)),
               "heads": int(spec.get("heads", 4)), "max_len": int(spec.get("max_len", 64)), "dropout": float(spec.get("dropout", 0.1))}
-    model = VideoTransformer(**config).to(context.device)
+    model = VideoTransformer(**config)
+    model.input_mean.copy_(torch.from_numpy(np.concatenate(list(features.values())).mean(axis=0)))
+    model = model.to(context.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=float(spec.get("lr", 3e-4)), weight_decay=float(spec.get("weight_decay", 1e-4)))
     checkpoint = Path(spec["checkpoint"])
     last = checkpoint.with_suffix(".last.pt")
