@@ -43,4 +43,4 @@ bench: install
 	$(BIN)/python benchmarks/bench_chamfer.py
 
 clean-demo:
-	rm -rf data/01_raw/demo data/0[2-8]_*/demo
+	rm -rf data/01_raw/demo data/01_raw/demo_fivr data/0[2-8]_*/demo

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Pipeline
 
-from video_similarity.pipelines import evaluate, infer_query, infer_ref, ingest, pca, preprocess, train_ensemble
+from video_similarity.pipelines import evaluate, fivr_retrieval, infer_query, infer_ref, ingest, pca, preprocess, train_ensemble
 
 #: The VSC-2022 descriptor track, in order.
 VSC_STAGES = ("ingest", "preprocess", "train_ensemble", "pca", "infer_ref", "infer_query", "evaluate")
@@ -16,4 +16,5 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines = {name: modules[name].create_pipeline() for name in VSC_STAGES}
     pipelines["vsc_descriptor"] = sum((pipelines[name] for name in VSC_STAGES), Pipeline([]))
     pipelines["__default__"] = pipelines["vsc_descriptor"]
+    pipelines["fivr_retrieval"] = fivr_retrieval.create_pipeline()
     return pipelines

@@ -37,3 +37,10 @@ def demo_run(project) -> Path:
     """The default pipeline on conf/test, run once for the whole session."""
     run_pipeline(project, "vsc_descriptor")
     return project
+
+
+@pytest.fixture(scope="session")
+def retrieval_run(project) -> Path:
+    """fivr_retrieval on conf/test (the tiny FIVR-shaped demo), run once for the whole session."""
+    run_pipeline(project, "fivr_retrieval")
+    return project

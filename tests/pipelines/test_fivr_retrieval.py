@@ -1,0 +1,79 @@
+"""fivr_retrieval end to end on conf/test: every encoder x similarity scored, CLIs agree, frame beats video level."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.pipelines.conftest import REPO
+
+DATA = Path("data")
+METHODS = {"video_level", "chamfer", "symmetric_chamfer", "topk_chamfer"}
+
+
+def configured_encoders() -> set[str]:
+    base = yaml.safe_load((REPO / "conf/base/parameters_fivr_retrieval.yml").read_text())["retrieval"]["encoders"]
+    test = yaml.safe_load((REPO / "conf/test/parameters_fivr_retrieval.yml").read_text())["retrieval"]["encoders"]
+    merged = {**base, **test}
+    return {name for name, entry in merged.items() if entry is not None}
+
+
+def latest_results(project: Path) -> dict:
+    versions = sorted((project / DATA / "08_reporting/test/retrieval_results.json").iterdir())
+    return json.loads((versions[-1] / "retrieval_results.json").read_text())
+
+
+def test_every_encoder_and_similarity_is_scored(retrieval_run):
+    results = latest_results(retrieval_run)
+    expected = configured_encoders() | {"video_transformer"}
+    assert {(r["encoder"], r["similarity"]) for r in results["rows"]} == {(e, m) for e in expected for m in METHODS}
+    for row in results["rows"]:
+        assert all(0.0 <= row[t] <= 1.0 for t in ("DSVR", "CSVR", "ISVR")), row
+        assert row["n_queries"] == 3
+    assert results["missing_videos"] == 0 and results["failed_videos"] == []
+    assert results["all_db"] == "all" and any(a["method"] == "ViSiL_v" for a in results["anchors"])
+    table = (retrieval_run / DATA / "08_reporting/test/retrieval_results.md").read_text()
+    assert table.count("\n| ") >= len(results["rows"]) and "Frame-level against video-level" in table
+    index = pd.read_parquet(retrieval_run / DATA / "02_intermediate/test/retrieval/video_index.parquet")
+    assert set(index["split"]) == {"eval", "train"} and (index["role"] == "query").sum() == 3
+
+
+def test_frame_level_beats_video_level_on_dsvr(retrieval_run):
+    gaps = latest_results(retrieval_run)["frame_vs_video"]
+    frame_encoders = [e for e in ("resnet50_avgpool", "resnet50_rmac") if e in gaps]
+    assert frame_encoders
+    for encoder in frame_encoders:
+        gap = gaps[encoder]
+        print(f"{encoder}: {gap['frame_method']} {gap['frame_level']:.4f} vs video-level {gap['video_level']:.4f} ({gap['gain']:+.4f})")
+        assert gap["gain"] > 0
+
+
+@pytest.mark.parametrize("key", ["resnet50_avgpool__chamfer", "pdq__video_level"])
+def test_similarity_files_score_the_same_through_the_cli(retrieval_run, key):
+    root = retrieval_run / DATA
+    similarities = root / f"07_model_output/test/retrieval/similarities/{key}.json"
+    raw = root / "01_raw/test_fivr"
+    out = subprocess.run(
+        [sys.executable, "-m", "video_similarity.metrics.fivr", "--annotation", str(raw / "annotation.json"),
+         "--queries", str(raw / "queries.txt"), "--database", str(raw / "database.txt"), "--similarities", str(similarities)],
+        capture_output=True, text=True, check=True,
+    )
+    printed = json.loads(out.stdout)
+    encoder, method = key.split("__")
+    row = next(r for r in latest_results(retrieval_run)["rows"] if r["encoder"] == encoder and r["similarity"] == method)
+    assert {t: printed[t] for t in ("DSVR", "CSVR", "ISVR")} == {t: row[t] for t in ("DSVR", "CSVR", "ISVR")}
+
+
+def test_video_encoder_checkpoint_rebuilds_from_the_catalog(retrieval_run):
+    from video_similarity.models.video_transformer import load_video_transformer
+
+    manifest = json.loads((retrieval_run / DATA / "06_models/test/retrieval/video_encoder/manifest.json").read_text())
+    assert manifest["enabled"] and manifest["n_pairs"] > 0
+    model = load_video_transformer(retrieval_run / manifest["checkpoint"])
+    assert model.config["input_dim"] == 2048
