@@ -22,8 +22,12 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture
 def model():
+    """An encoder whose transformer branch is open (a new one's gate is 0 and hides it)."""
     torch.manual_seed(0)
-    return VideoTransformer(**CFG).eval()
+    m = VideoTransformer(**CFG).eval()
+    with torch.no_grad():
+        m.context_gate.fill_(1.0)
+    return m
 
 
 def test_defaults():
@@ -34,6 +38,7 @@ def test_defaults():
     }
     assert len(m.encoder.layers) == 2 and m.encoder.layers[0].norm_first
     assert m.pos_embed.shape == (1, 256, 512)
+    assert m.context_gate.item() == 0.0
     with pytest.raises(ValueError):
         VideoTransformer(dim=30, heads=8)
 
@@ -105,6 +110,18 @@ def test_windows_respect_padding_in_batches(model):
     assert torch.isfinite(out).all() and (out[1, 6:] == 0).all()
 
 
+def test_untrained_encoder_passes_the_projected_features_through():
+    torch.manual_seed(0)
+    m = VideoTransformer(**CFG).eval()
+    with torch.no_grad():
+        m.input_mean.copy_(torch.randn(16))
+        x = torch.randn(2, 11, 16)  # longer than max_len: windows too
+        expected = F.normalize(m.input_proj(x - m.input_mean), dim=-1)
+        assert torch.allclose(m(x), expected, atol=1e-6)
+        m.context_gate.fill_(0.5)  # once the gate opens, frames get context from their neighbours
+        assert not torch.allclose(m(x), expected, atol=1e-3)
+
+
 def test_checkpoint_roundtrip(model, tmp_path):
     path = tmp_path / "sub" / "vt.pt"
     save_checkpoint(model, path, model.config, extra={"epoch": 3})
@@ -123,6 +140,12 @@ def test_checkpoint_roundtrip(model, tmp_path):
     torch.save({"state_dict": {}}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="other.pt"):
         load_video_transformer(tmp_path / "other.pt")
+    old = torch.load(path, weights_only=True)
+    old["format"] = 1
+    del old["state_dict"]["context_gate"]
+    torch.save(old, tmp_path / "format1.pt")
+    with pytest.raises(ValueError, match="format1.pt.*format 1.*retrain"):
+        load_video_transformer(tmp_path / "format1.pt")
 
 
 def _views(base, gen, noise=0.3):

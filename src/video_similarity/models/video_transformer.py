@@ -1,9 +1,12 @@
 """The notes' "Model #2" video encoder: a Transformer over a video's frame features.
 
 Frame features (B, T, D_in) -- e.g. ResNet-50 average-pool vectors, L2
-normalised -- go through a linear projection to ``dim``, a learned position
-embedding, a pre-norm ``nn.TransformerEncoder`` and a final LayerNorm; every
-output frame vector is L2-normalised. :func:`video_vector` pools the valid
+normalised -- are centred on the training mean and go through a linear
+projection to ``dim``; a learned position embedding, a pre-norm
+``nn.TransformerEncoder`` and a final LayerNorm give each frame its context,
+added to the projection through a gate that starts at 0 (ReZero), so an
+untrained encoder passes the projected features through; every output frame
+vector is L2-normalised. :func:`video_vector` pools the valid
 frames of a video into one unit vector (masked mean, then L2).
 
 Padding: ``mask`` (B, T) is True at padded positions. Padded inputs are zeroed
@@ -35,7 +38,7 @@ from torch import nn
 from video_similarity.atomic import atomic_write
 from video_similarity.training.losses import gather_embeddings, info_nce
 
-CHECKPOINT_FORMAT = 1
+CHECKPOINT_FORMAT = 2  # 2: the context gate (format 1 had none; retrain)
 CHECKPOINT_KIND = "video_transformer"
 
 
@@ -87,6 +90,10 @@ class VideoTransformer(nn.Module):
         )
         self.encoder = nn.TransformerEncoder(layer, num_layers=depth, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(dim)
+        # ReZero-style gate on the transformer branch, starting at 0: the untrained encoder returns
+        # the projected frame features (a random projection keeps their geometry), so training
+        # starts from the base encoder instead of from frames a random transformer has blurred.
+        self.context_gate = nn.Parameter(torch.zeros(()))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         if x.dim() != 3 or x.shape[-1] != self.input_dim:
@@ -101,6 +108,7 @@ class VideoTransformer(nn.Module):
             return x.new_zeros(b, 0, self.dim)
 
         h = self.input_proj((x - self.input_mean).masked_fill(mask.unsqueeze(-1), 0.0))
+        projected = h
         m = mask
         if t <= self.max_len:
             n_win, length = 1, t
@@ -117,6 +125,7 @@ class VideoTransformer(nn.Module):
         key_mask = m & ~m.all(dim=1, keepdim=True)
         h = self.norm(self.encoder(h, src_key_padding_mask=key_mask))
         h = h.reshape(b, n_win * length, self.dim)[:, :t]
+        h = projected + self.context_gate * h
         out = F.normalize(h, p=2.0, dim=-1)
         return out.masked_fill(mask.unsqueeze(-1), 0.0)
 
@@ -221,6 +230,8 @@ def load_video_transformer(path: str | Path, map_location: str | torch.device = 
     state = torch.load(path, map_location=map_location, weights_only=True)
     if not isinstance(state, dict) or state.get("kind") != CHECKPOINT_KIND or "config" not in state:
         raise ValueError(f"{path}: not a checkpoint written by video_transformer.save_checkpoint")
+    if state.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: video transformer checkpoint format {state.get('format')}, this version reads {CHECKPOINT_FORMAT}: retrain it")
     model = VideoTransformer(**state["config"])
     model.load_state_dict(state["state_dict"])
     return model.to(map_location).eval()

@@ -52,7 +52,9 @@ def pad(views: list[np.ndarray]):
 def main() -> None:
     import torch
 
-    from video_similarity.models.video_transformer import VideoTransformer, contrastive_step, load_video_transformer, save_checkpoint
+    from video_similarity.models.video_transformer import (
+        CHECKPOINT_FORMAT, VideoTransformer, contrastive_step, load_video_transformer, save_checkpoint,
+    )
     from video_similarity.training.augment import PairSampler
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -74,7 +76,7 @@ def main() -> None:
     start_epoch = 0
     if last.is_file():
         state = torch.load(last, map_location=context.device, weights_only=True)
-        if state.get("config") == config:
+        if state.get("config") == config and state.get("format") == CHECKPOINT_FORMAT:
             model.load_state_dict(state["state_dict"])
             optimizer.load_state_dict(state["extra"]["optimizer"])
             start_epoch = int(state["extra"]["epoch"]) + 1
