@@ -70,6 +70,7 @@ def test_the_checkpoint_rebuilds_a_model_that_encodes_frame_features(trained):
     torch.manual_seed(0)
     start = VideoTransformer(**state["config"]).state_dict()
     assert not torch.allclose(start["input_proj.weight"], state["state_dict"]["input_proj.weight"])
+    assert start["context_gate"] == 0 and state["state_dict"]["context_gate"] != 0  # the transformer branch opened
     # the final checkpoint holds the last epoch's weights
     last = state_of(checkpoint.replace(".pt", ".last.pt"))
     assert last["extra"]["epoch"] == 1
@@ -105,6 +106,23 @@ def test_a_finished_run_resumes_to_nothing_and_a_longer_one_trains_only_the_new_
     third = state_of(checkpoint)
     assert third["extra"] == {"epochs": 3}
     assert not torch.allclose(third["state_dict"]["input_proj.weight"], before["input_proj.weight"])
+
+
+def test_an_epoch_checkpoint_of_an_older_format_is_not_resumed(trained, tmp_path, caplog):
+    import shutil
+
+    last = tmp_path / "video_transformer.last.pt"
+    shutil.copy2(trained["checkpoint"].replace(".pt", ".last.pt"), last)
+    old = state_of(last)
+    old["format"] = 1
+    del old["state_dict"]["context_gate"]
+    torch.save(old, last)
+
+    caplog.set_level("INFO")
+    launch(WORKER, {**trained, "checkpoint": str(tmp_path / "video_transformer.pt")}, ONE, workdir=tmp_path / "jobs")
+    assert "Resuming" not in caplog.text and "epoch 1/2" in caplog.text and "epoch 2/2" in caplog.text
+    assert state_of(last)["format"] == 2 and "context_gate" in state_of(last)["state_dict"]
+    load_video_transformer(tmp_path / "video_transformer.pt")
 
 
 def test_two_gloo_processes_train_with_ddp(features, tmp_path, caplog):
