@@ -10,12 +10,16 @@ STAMP := $(VENV)/.installed
 # This machine's pip configuration names a local index folder that may be absent; hide that noise.
 PIP_QUIET_FILTER := { grep -v "is ignored: it is neither a file nor a directory" || true; }
 
-.PHONY: help install demo test viz viz-build bench clean-demo
+# Jupyter refuses to run as root without being told (containers often run as root).
+JUPYTER_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
+
+.PHONY: help install demo test viz viz-build bench notebook clean-demo
 
 help:
 	@echo "make demo   - create .venv, install, run kedro run --pipeline=vsc_descriptor on the demo corpus"
 	@echo "make test   - create .venv if missing, run the test suite"
 	@echo "make viz    - open kedro-viz on the project's pipelines"
+	@echo "make notebook - install Jupyter Lab into .venv and open the notebooks with the catalog loaded"
 	@echo "make bench  - preprocess and extraction throughput next to plain PyAV decoding; evaluator time; Chamfer throughput at FIVR-5K scale"
 
 install: $(STAMP)
@@ -36,6 +40,10 @@ viz: install
 
 viz-build: install
 	$(BIN)/kedro viz build
+
+notebook: install
+	set -o pipefail; $(BIN)/python -m pip install --disable-pip-version-check -q -e '.[test,notebook]' 2>&1 | $(PIP_QUIET_FILTER)
+	$(BIN)/kedro jupyter lab --notebook-dir=notebooks $(JUPYTER_ARGS)
 
 bench: install
 	$(BIN)/python benchmarks/bench_preprocess.py

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from pathlib import Path
 
@@ -19,6 +20,21 @@ def run_pipeline(project: Path, pipeline: str, env: str = "test", runtime_params
         bootstrap_project(project)
         with KedroSession.create(project_path=project, env=env, runtime_params=runtime_params) as session:
             return session.run(pipeline_name=pipeline)
+
+
+def execute_notebook(project: Path, name: str, env: str = "test") -> list:
+    """Run ``notebooks/<name>`` of ``project`` top to bottom with KEDRO_ENV=env; its code cells' outputs."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(project / "notebooks" / name, as_version=4)
+    previous = os.environ.get("KEDRO_ENV")
+    os.environ["KEDRO_ENV"] = env
+    try:
+        NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(project / "notebooks")}}).execute()
+    finally:
+        os.environ.pop("KEDRO_ENV") if previous is None else os.environ.__setitem__("KEDRO_ENV", previous)
+    return [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
 
 
 @pytest.fixture(scope="session")

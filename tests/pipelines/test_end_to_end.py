@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.pipelines.conftest import run_pipeline
+from tests.pipelines.conftest import execute_notebook, run_pipeline
 from video_similarity.frames.archive import FrameArchive
 from video_similarity.ingest.problems import DatasetUnusableError
 
@@ -112,17 +112,7 @@ def test_kedro_viz_build_succeeds(demo_run):
 
 
 def test_notebook_runs_against_the_catalog(demo_run):
-    import nbformat
-    from nbclient import NotebookClient
-
-    notebook = nbformat.read(demo_run / "notebooks" / "explore_demo.ipynb", as_version=4)
-    previous = os.environ.get("KEDRO_ENV")
-    os.environ["KEDRO_ENV"] = "test"
-    try:
-        NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(demo_run / "notebooks")}}).execute()
-    finally:
-        os.environ.pop("KEDRO_ENV") if previous is None else os.environ.__setitem__("KEDRO_ENV", previous)
-    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    outputs = execute_notebook(demo_run, "explore_demo.ipynb")
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs)
     assert any("| ensemble |" in o.get("data", {}).get("text/markdown", "") for o in outputs)

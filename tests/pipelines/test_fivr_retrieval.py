@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.pipelines.conftest import REPO
+from tests.pipelines.conftest import REPO, execute_notebook
 
 DATA = Path("data")
 METHODS = {"video_level", "chamfer", "symmetric_chamfer", "topk_chamfer"}
@@ -77,3 +77,12 @@ def test_video_encoder_checkpoint_rebuilds_from_the_catalog(retrieval_run):
     assert manifest["enabled"] and manifest["n_pairs"] > 0
     model = load_video_transformer(retrieval_run / manifest["checkpoint"])
     assert model.config["input_dim"] == 2048
+
+
+def test_retrieval_notebook_runs_against_the_catalog(retrieval_run):
+    outputs = execute_notebook(retrieval_run, "explore_retrieval.ipynb")
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 2  # the mAP bars and the frames
+    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "__chamfer query " in printed
+    assert any("Frame-level against video-level" in o.get("data", {}).get("text/markdown", "") for o in outputs)
