@@ -12,14 +12,14 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_pipeline(project: Path, pipeline: str, env: str = "test", runtime_params: dict | None = None):
+def run_pipeline(project: Path, pipeline: str, env: str = "test", runtime_params: dict | None = None, **run_args):
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
 
     with contextlib.chdir(project):
         bootstrap_project(project)
         with KedroSession.create(project_path=project, env=env, runtime_params=runtime_params) as session:
-            return session.run(pipeline_name=pipeline)
+            return session.run(pipeline_name=pipeline, **run_args)
 
 
 def execute_notebook(project: Path, name: str, env: str = "test") -> list:
@@ -45,6 +45,7 @@ def project(tmp_path_factory) -> Path:
     (root / "conf" / "local").mkdir()
     (root / "src").mkdir()  # bootstrap_project expects it; the package itself is installed
     shutil.copytree(REPO / "notebooks", root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copytree(REPO / "data" / "annotations", root / "data" / "annotations")  # conf/fivr and conf/cc_web read them
     return root
 
 

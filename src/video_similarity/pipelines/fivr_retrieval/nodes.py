@@ -281,11 +281,12 @@ def evaluate_retrieval(similarities: Directory, ground_truth: dict, features: di
         })
     counts = ingest_report["counts"]
     missing = sum(counts["missing"][r] for r in ("query", "database"))
+    listed = len(set(ground_truth["queries"]) | set(ground_truth["database"]))  # FIVR-5K: a query is in the database too
     # found but without features: failed to decode (preprocess report) or to encode (feature manifest)
     failed = sorted({v for entry in (similarities.manifest or {}).values() for v in entry["videos_without_features"]})
     notes = [
         f"benchmark {benchmark}; {ingest_report['lists']}",
-        f"videos missing from the folder: {missing} of {counts['queries'] + counts['database']} listed"
+        f"videos missing from the folder: {missing} of {listed} listed"
         + (f" (e.g. {', '.join((ingest_report['missing_videos']['query'] + ingest_report['missing_videos']['database'])[:5])})" if missing else ""),
         f"videos found but without features (failed to decode or encode, see the preprocess report and feature manifest): {len(failed)}"
         + (f" ({', '.join(failed[:5])})" if failed else ""),
