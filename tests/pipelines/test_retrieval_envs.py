@@ -15,13 +15,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.pipelines.conftest import REPO, run_pipeline
 from video_similarity.metrics.fivr import positives
 
 DATA = Path("data")
-ZOO = ("resnet50_avgpool", "resnet50_rmac", "resnet50_rmac_whitened", "resnet50_imac", "resnet50_imac_whitened",
-       "x3d_s", "x3d_m", "x3d_l", "slow_r50", "csl3d_small", "csl3d_base", "pdq")
+# every encoder name conf/base, conf/fivr or conf/cc_web configures
+ZOO = sorted({name for env in ("base", "fivr", "cc_web")
+              for name in yaml.safe_load((REPO / f"conf/{env}/parameters_fivr_retrieval.yml").read_text())["retrieval"]["encoders"]})
 
 
 def only(encoders: dict) -> dict:
