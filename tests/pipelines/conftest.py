@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -20,6 +21,12 @@ def run_pipeline(project: Path, pipeline: str, env: str = "test", runtime_params
         bootstrap_project(project)
         with KedroSession.create(project_path=project, env=env, runtime_params=runtime_params) as session:
             return session.run(pipeline_name=pipeline, **run_args)
+
+
+def latest_results(project: Path, dataset: str = "test") -> dict:
+    """The newest version of the versioned ``retrieval_results`` of ``dataset``."""
+    versions = sorted((project / "data" / "08_reporting" / dataset / "retrieval_results.json").iterdir())
+    return json.loads((versions[-1] / "retrieval_results.json").read_text())
 
 
 def execute_notebook(project: Path, name: str, env: str = "test") -> list:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.pipelines.conftest import REPO, execute_notebook
+from tests.pipelines.conftest import REPO, execute_notebook, latest_results
 
 DATA = Path("data")
 METHODS = {"video_level", "chamfer", "symmetric_chamfer", "topk_chamfer"}
@@ -22,11 +22,6 @@ def configured_encoders() -> set[str]:
     test = yaml.safe_load((REPO / "conf/test/parameters_fivr_retrieval.yml").read_text())["retrieval"]["encoders"]
     merged = {**base, **test}
     return {name for name, entry in merged.items() if entry is not None}
-
-
-def latest_results(project: Path) -> dict:
-    versions = sorted((project / DATA / "08_reporting/test/retrieval_results.json").iterdir())
-    return json.loads((versions[-1] / "retrieval_results.json").read_text())
 
 
 def test_every_encoder_and_similarity_is_scored(retrieval_run):

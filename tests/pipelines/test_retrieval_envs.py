@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.pipelines.conftest import REPO, run_pipeline
-from video_similarity.metrics.fivr import positives
+from tests.pipelines.conftest import REPO, latest_results, run_pipeline
+from video_similarity.metrics.fivr import positives, read_id_list
 
 DATA = Path("data")
 # every encoder name conf/base, conf/fivr or conf/cc_web configures
@@ -29,15 +29,6 @@ ZOO = sorted({name for env in ("base", "fivr", "cc_web")
 def only(encoders: dict) -> dict:
     """``retrieval.encoders`` runtime parameters keeping just ``encoders`` (null removes an entry)."""
     return {name: encoders.get(name) for name in ZOO}
-
-
-def latest(project: Path, dataset: str) -> dict:
-    versions = sorted((project / DATA / f"08_reporting/{dataset}/retrieval_results.json").iterdir())
-    return json.loads((versions[-1] / "retrieval_results.json").read_text())
-
-
-def read_ids(path: Path) -> list[str]:
-    return [line.split()[0] for line in path.read_text().splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +53,8 @@ def fivr_folder(demo_videos, tmp_path_factory):
     """Two FIVR-5K queries with an ND, a DS and a CS video each, three unrelated database videos, one corrupt file."""
     annotations = REPO / "data/annotations/fivr"
     annotation = json.loads((annotations / "annotation.json").read_text())
-    queries = read_ids(annotations / "fivr-5k-queries.txt")
-    database = read_ids(annotations / "fivr-5k-database.txt")
+    queries = read_id_list(annotations / "fivr-5k-queries.txt")
+    database = read_id_list(annotations / "fivr-5k-database.txt")
     in_db = set(database)
     labelled = {q: {v for videos in annotation[q].values() for v in videos} for q in queries}
     picks = {q: p for q in queries if (p := pick_related(annotation, q, in_db))}
@@ -90,7 +81,7 @@ def fivr_folder(demo_videos, tmp_path_factory):
         task: sum(len(positives(annotation[q], task) & found - {q}) / len(positives(annotation[q], task) & all_db) for q in (first, second)) / 2
         for task in ("DSVR", "CSVR", "ISVR")
     }
-    return {"folder": folder, "names": names, "corrupt": corrupt, "found": found, "listed": len(all_db), "bound": bound}
+    return {"folder": folder, "corrupt": corrupt, "found": found, "listed": len(all_db), "bound": bound}
 
 
 FIVR_PARAMS = {
@@ -114,7 +105,7 @@ def test_fivr_env_reports_missing_videos_and_scores_what_it_found(fivr_run, fivr
     assert report["counts"]["queries"] == 50 and report["counts"]["database"] == 5000
     assert report["counts"]["found"]["query"] == 2 and report["counts"]["missing"]["query"] == 48
     assert report["counts"]["found"]["database"] == n_found - 2
-    results = latest(fivr_run, "fivr")
+    results = latest_results(fivr_run, "fivr")
     assert fivr_folder["listed"] == 5049  # eCrhXArKE24 is both a query and a database video
     assert results["all_db"] == "all" and results["missing_videos"] == 5049 - n_found
     assert results["failed_videos"] == [fivr_folder["corrupt"]]
@@ -132,10 +123,10 @@ def test_fivr_env_reports_missing_videos_and_scores_what_it_found(fivr_run, fivr
 
 
 def test_fivr_env_available_only_restricts_all_db_to_decoded_videos(fivr_run, fivr_folder):
-    everything = {(row["encoder"], row["similarity"]): row for row in latest(fivr_run, "fivr")["rows"]}
+    everything = {(row["encoder"], row["similarity"]): row for row in latest_results(fivr_run, "fivr")["rows"]}
     params = {"fivr_root": str(fivr_folder["folder"]), "all_db": "available", **FIVR_PARAMS}
     run_pipeline(fivr_run, "fivr_retrieval", env="fivr", runtime_params=params, from_nodes=["evaluate_retrieval"])
-    results = latest(fivr_run, "fivr")
+    results = latest_results(fivr_run, "fivr")
     assert results["all_db"] == "available"
     ranked = len(fivr_folder["found"]) - 2  # decoded videos but the corrupt one and the query itself
     worst = (1 / (ranked - 1) + 2 / ranked) / 2  # DSVR: the 2 found positives ranked last
@@ -170,7 +161,7 @@ def test_cc_web_env_scores_the_four_variants_as_the_command_does(project, cc_web
     params = {"cc_web_root": str(cc_web_folder["folder"]),
               "retrieval": {"encoders": only({"pdq": {}}), "video_encoder": {"enabled": False}}}
     run_pipeline(project, "fivr_retrieval", env="cc_web", runtime_params=params)
-    results = latest(project, "cc_web")
+    results = latest_results(project, "cc_web")
     assert results["benchmark"] == "cc_web" and results["all_db"] is None
     assert results["missing_videos"] == cc_web_folder["n_indexed"] - len(cc_web_folder["names"])
     assert {r["similarity"] for r in results["rows"]} == {"video_level", "chamfer", "symmetric_chamfer", "topk_chamfer"}
