@@ -2,8 +2,8 @@
 
     make bench            (or: .venv/bin/python benchmarks/bench_extraction.py --help)
 
-Extraction runs the real path: a torchrun job (launch parameters as given) that
-reads frame archives and embeds every 1 fps frame. Throughput is video seconds
+Extraction runs the real path: the one extraction worker under torchrun (launch parameters as given)
+that reads frame archives and embeds every 1 fps frame. Throughput is video seconds
 per wall-clock second, including the job's start-up. "decode-only" decodes the
 same source videos with PyAV in one process. The evaluator part times
 ``metrics.vsc.evaluate`` (the official uAP) on random descriptors.
@@ -39,7 +39,7 @@ def main() -> None:
 
     from video_similarity.demo.corpus import DemoCorpusConfig, SplitSize, plan_corpus, write_corpus
     from video_similarity.descriptors import Descriptors
-    from video_similarity.embeddings import extract
+    from video_similarity.extraction import archive_videos, extract
     from video_similarity.frames.archive import ArchiveSettings
     from video_similarity.frames.preprocess import preprocess_videos
     from video_similarity.ingest.vsc_layout import index_vsc_layout
@@ -58,7 +58,8 @@ def main() -> None:
         result["extraction"] = {}
         for backbone in args.backbones.split(","):
             started = time.perf_counter()
-            extract({backbone: {"backbone": backbone, "dim": 256, "seed": 0}}, archives, work / "emb", backbone, args.image_size, 64, {"nproc_per_node": args.nproc})
+            entry = {"builder": backbone, "weights_path": None, "seed": 0, "whitening_path": None, "options": {"dim": 256, "input_size": args.image_size}}
+            extract({backbone: entry}, archive_videos(archives), work / "emb", {"nproc_per_node": args.nproc}, 64, merge_job=backbone)
             elapsed = time.perf_counter() - started
             result["extraction"][backbone] = {"seconds": round(elapsed, 2), "video_seconds_per_second": round(seconds / elapsed, 1)}
     finally:

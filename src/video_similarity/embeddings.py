@@ -1,7 +1,7 @@
-"""Frame embeddings -> VSC descriptors: extraction jobs, ensembling, PCA, near-duplicate dropping.
+"""Frame embeddings -> VSC descriptors: the ensemble's extraction, ensembling, PCA, near-duplicate dropping.
 
-Extraction runs under torchrun (``workers.extract``); everything after it is
-numpy and runs in the Kedro process.
+Extraction is the one extraction worker under torchrun (:mod:`video_similarity.extraction`);
+everything after it is numpy and runs in the Kedro process.
 """
 
 from __future__ import annotations
@@ -10,35 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from video_similarity.descriptors import Descriptors, load_descriptors
-from video_similarity.launch import LaunchConfig, launch
-
-
-def extract(
-    models: dict[str, dict],
-    archives: dict[str, str],
-    output_dir: Path,
-    job: str,
-    image_size: int,
-    batch_size: int,
-    launch_params: dict | None,
-) -> dict[str, Descriptors]:
-    """Embed every archived frame of ``archives`` with each model; {model name: Descriptors}.
-
-    Per-video arrays are kept under ``output_dir/<model>/``, so a later job (or a
-    re-run) embeds only what is missing.
-    """
-    merged = output_dir / "merged" / job
-    spec = {
-        "models": models,
-        "archives": archives,
-        "output_dir": str(output_dir),
-        "merged_dir": str(merged),
-        "image_size": image_size,
-        "batch_size": batch_size,
-    }
-    launch("video_similarity.workers.extract", spec, LaunchConfig.from_params(launch_params), workdir=output_dir / "jobs")
-    return {name: load_descriptors(merged / f"{name}.npz") for name in models}
+from video_similarity.descriptors import Descriptors
+from video_similarity.extraction import archive_videos, extract
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
@@ -79,18 +52,27 @@ def drop_near_duplicates(descriptors: Descriptors, threshold: float = 0.975) -> 
     return Descriptors(descriptors.video_ids[index], ends[index], descriptors.features[index])
 
 
-def embed_with_ensemble(
-    descriptor_models, archives: dict[str, str], output_dir: Path, job: str, batch_size: int, launch_params: dict | None
-) -> Descriptors:
-    """The concatenated, per-model L2-normalised embeddings of the trained ensemble.
+def member_entries(descriptor_models) -> dict[str, dict]:
+    """The trained ensemble's members as extraction entries: their TorchScript files through the registry.
 
-    ``descriptor_models`` is the catalog's model folder (its manifest lists the TorchScript files).
+    ``descriptor_models`` is the catalog's model folder (its manifest lists the files).
     """
-    models_manifest = descriptor_models.manifest
-    if not models_manifest or not models_manifest.get("models"):
+    manifest = descriptor_models.manifest
+    if not manifest or not manifest.get("models"):
         raise ValueError(f"no trained descriptor models in {descriptor_models.path}: run the train_ensemble pipeline first")
-    models = {name: {"torchscript": entry["torchscript"]} for name, entry in models_manifest["models"].items()}
-    per_model = extract(models, archives, output_dir, job, int(models_manifest["image_size"]), batch_size, launch_params)
+    size = int(manifest["image_size"])
+    return {
+        name: {"builder": "torchscript", "weights_path": entry["torchscript"], "seed": 0, "whitening_path": None,
+               "options": {"input": {"input_size": size, "normalized_output": True}}}
+        for name, entry in manifest["models"].items()
+    }
+
+
+def embed_with_ensemble(
+    descriptor_models, archives: dict[str, str], cache_dir: Path, job: str, batch_size: int, launch_params: dict | None
+) -> Descriptors:
+    """The concatenated, per-model L2-normalised embeddings of the trained ensemble, one row per archived frame."""
+    per_model = extract(member_entries(descriptor_models), archive_videos(archives), cache_dir, launch_params, batch_size, merge_job=job)
     return ensemble(per_model)
 
 

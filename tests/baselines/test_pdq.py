@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageEnhance, ImageFilter
 
-from video_similarity.baselines.pdq import pdq_archive, pdq_features, pdq_vector
+from video_similarity.baselines.pdq import PDQEncoder, pdq_features, pdq_vector
+from video_similarity.training.augment import to_tensor
 from video_similarity.frames.archive import ArchiveSettings, FrameArchive, write_archive
 from video_similarity.video.decode import SampledFrame
 
@@ -54,9 +55,11 @@ def test_archive_gives_one_row_per_frame(tmp_path):
     frames = (SampledFrame(k, float(k), float(k + 1), scene(k, 48, 64)) for k in range(4))
     write_archive(path, "v", frames, ArchiveSettings(short_side=48, jpeg_quality=95))
     with FrameArchive(path) as archive:
-        timestamps, features = pdq_archive(archive)
+        timestamps, frames = archive.timestamps, list(archive.frames())
+    features = PDQEncoder()(to_tensor(frames)).numpy() * 16  # the encoder's unit rows are the bits / 16
     np.testing.assert_allclose(timestamps, [[0, 1], [1, 2], [2, 3], [3, 4]])
     assert features.shape == (4, 256) and features.dtype == np.float32
+    np.testing.assert_array_equal(features, pdq_features(frames))
     # JPEG round trip is a mild edit: each archived frame is still closest to its own source
     sources = pdq_features(scene(k, 48, 64) for k in range(4))
     assert (np.argmax(features @ sources.T, axis=1) == np.arange(4)).all()

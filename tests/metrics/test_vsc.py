@@ -268,9 +268,9 @@ def test_noisy_copies_score_close_to_one():
     query, reference, gt = copy_task()
     result = evaluate(query, reference, gt)
     assert result["uAP"] > 0.99
-    assert result["n_query_videos"] == 18 and result["n_reference_videos"] == 30
-    assert result["n_positives"] == 12 and result["true_positives_in_candidates"] == 12
-    assert result["n_candidates"] == 18 * 25
+    assert result["query_videos"] == 18 and result["reference_videos"] == 30
+    assert result["positives"] == 12 and result["positives_retrieved"] == 12
+    assert result["candidates"] == 18 * 25
     assert result["search_seconds"] >= 0
     gt_df = pd.DataFrame(sorted(gt), columns=["query_id", "ref_id"])
     assert evaluate(query, reference, gt_df)["uAP"] == result["uAP"]

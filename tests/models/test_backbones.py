@@ -1,28 +1,27 @@
-"""Backbone registry: every builder runs offline, and weights load only when they fit."""
+"""The descriptor trunks: every one builds offline, and torchvision weights load through the one loader only when they fit."""
 
 import pytest
 import torch
 import torchvision.models as tvm
 from torch import nn
 
-from video_similarity.models.backbones import (
-    BACKBONES,
-    BackboneWeightsError,
-    build_backbone,
-    load_backbone_weights,
-    register,
-)
+from video_similarity.models.backbones import HEAD_PREFIXES, TRUNKS, build_trunk
+from video_similarity.models.weights import WeightsFileError, load_state_dict_file
+
+
+def load_trunk_weights(trunk, path):
+    return load_state_dict_file(trunk, path, ignore_prefixes=HEAD_PREFIXES)
 
 EXPECTED = {"resnet18", "resnet50", "efficientnet_b0", "mobilenet_v3_small", "mobilenet_v3_large"}
 
 
 def test_registry_has_required_backbones():
-    assert EXPECTED <= set(BACKBONES)
+    assert EXPECTED <= set(TRUNKS)
 
 
-@pytest.mark.parametrize("name", sorted(BACKBONES))
+@pytest.mark.parametrize("name", sorted(TRUNKS))
 def test_backbone_maps_images_to_declared_channels(name):
-    trunk, channels = build_backbone(name)
+    trunk, channels = build_trunk(name)
     trunk.eval()
     with torch.no_grad():
         out = trunk(torch.rand(2, 3, 64, 64))
@@ -33,23 +32,13 @@ def test_backbone_maps_images_to_declared_channels(name):
 
 def test_unknown_backbone_lists_known_names():
     with pytest.raises(ValueError, match="unknown backbone 'nope'.*resnet18"):
-        build_backbone("nope")
+        build_trunk("nope")
 
 
-def test_register_adds_builder_and_refuses_duplicates():
-    name = "tiny_test_backbone"
+def test_every_trunk_is_a_descriptor_encoder_of_the_one_registry():
+    from video_similarity.models.registry import REGISTRY
 
-    @register(name)
-    def tiny():
-        return nn.Conv2d(3, 7, 3, stride=4), 7
-
-    try:
-        trunk, channels = build_backbone(name)
-        assert channels == 7
-        with pytest.raises(ValueError, match="already registered"):
-            register(name)(tiny)
-    finally:
-        BACKBONES.pop(name)
+    assert set(TRUNKS) <= set(REGISTRY)
 
 
 def _reference_resnet18(seed=0):
@@ -77,10 +66,10 @@ def test_loading_torchvision_state_dict_reproduces_weights(tmp_path, wrapping):
     torch.save(state, path)
 
     torch.manual_seed(1)  # a different init, so equality below can only come from the file
-    fresh, _ = build_backbone("resnet18")
+    fresh, _ = build_trunk("resnet18")
     assert not torch.equal(fresh.state_dict()["conv1.weight"], reference.state_dict()["conv1.weight"])
 
-    trunk, _ = build_backbone("resnet18", weights_path=path)
+    trunk, _ = build_trunk("resnet18", weights_path=path)
     _assert_trunk_equals(trunk, reference)
 
     # The loaded trunk computes what the torchvision classifier computes before pooling.
@@ -93,25 +82,26 @@ def test_loading_torchvision_state_dict_reproduces_weights(tmp_path, wrapping):
         assert torch.allclose(trunk(x), expected)
 
 
-def test_load_into_model_holding_a_trunk(tmp_path):
+def test_descriptor_model_starts_from_the_file(tmp_path):
+    from video_similarity.models.registry import build_encoder
+
     reference = _reference_resnet18(seed=0)
     path = tmp_path / "w.pth"
     torch.save(reference.state_dict(), path)
-    holder = nn.Module()
-    holder.trunk, _ = build_backbone("resnet18")
-    load_backbone_weights(holder, path)
-    _assert_trunk_equals(holder.trunk, reference)
+    model = build_encoder("resnet18", weights_path=str(path), dim=16, input_size=32)
+    _assert_trunk_equals(model.trunk, reference)
 
 
 def test_wrong_architecture_raises_naming_file_and_counts(tmp_path):
     path = tmp_path / "resnet18_weights.pth"
     torch.save(_reference_resnet18().state_dict(), path)
-    trunk, _ = build_backbone("mobilenet_v3_small")
-    with pytest.raises(BackboneWeightsError) as info:
-        load_backbone_weights(trunk, path)
+    trunk, _ = build_trunk("mobilenet_v3_small")
+    with pytest.raises(WeightsFileError) as info:
+        load_trunk_weights(trunk, path)
     message = str(info.value)
     assert "resnet18_weights.pth" in message
-    assert f"{len(trunk.state_dict())} missing" in message
+    counted = [k for k in trunk.state_dict() if not k.endswith("num_batches_tracked")]  # old checkpoints lack those
+    assert f"{len(counted)} missing" in message
     assert "unexpected" in message
 
 
@@ -120,24 +110,24 @@ def test_shape_mismatch_raises(tmp_path):
     state["conv1.weight"] = torch.zeros(64, 3, 5, 5)
     path = tmp_path / "bad_shape.pth"
     torch.save(state, path)
-    with pytest.raises(BackboneWeightsError, match=r"bad_shape\.pth.*1 shape mismatch"):
-        build_backbone("resnet18", weights_path=path)
+    with pytest.raises(WeightsFileError, match=r"bad_shape\.pth.*1 shape mismatches"):
+        build_trunk("resnet18", weights_path=path)
 
 
 def test_garbage_file_raises_clear_error(tmp_path):
     path = tmp_path / "not_weights.pth"
     path.write_bytes(b"this is not a pytorch file")
-    with pytest.raises(BackboneWeightsError, match="not_weights.pth"):
-        build_backbone("resnet18", weights_path=path)
+    with pytest.raises(WeightsFileError, match="not_weights.pth"):
+        build_trunk("resnet18", weights_path=path)
 
 
 def test_non_state_dict_object_raises(tmp_path):
     path = tmp_path / "list.pth"
     torch.save([torch.zeros(1)], path)
-    with pytest.raises(BackboneWeightsError, match="list.pth"):
-        build_backbone("resnet18", weights_path=path)
+    with pytest.raises(WeightsFileError, match="list.pth"):
+        build_trunk("resnet18", weights_path=path)
 
 
 def test_missing_file_raises(tmp_path):
     with pytest.raises(FileNotFoundError, match="absent.pth"):
-        build_backbone("resnet18", weights_path=tmp_path / "absent.pth")
+        build_trunk("resnet18", weights_path=tmp_path / "absent.pth")

@@ -1,16 +1,10 @@
-"""Descriptor model: unit outputs, GeM limits, TorchScript and checkpoint round trips."""
+"""Descriptor model: unit outputs, GeM limits (persistence: test_checkpoint.py)."""
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from video_similarity.models.descriptor import (
-    DescriptorModel,
-    export_torchscript,
-    load_checkpoint,
-    load_torchscript,
-    save_checkpoint,
-)
+from video_similarity.models.descriptor import DescriptorModel
 from video_similarity.models.pooling import GeM
 
 BACKBONE = "mobilenet_v3_small"  # the cheapest registered one
@@ -79,62 +73,3 @@ def test_gem_learnable_flag():
 def test_unknown_backbone():
     with pytest.raises(ValueError, match="unknown backbone"):
         DescriptorModel("not_a_backbone")
-
-
-@pytest.mark.parametrize("method", ["script", "trace"])
-def test_torchscript_round_trip(model, tmp_path, method):
-    x = torch.rand(2, 3, 64, 64)
-    example = x if method == "trace" else None
-    path = export_torchscript(model, tmp_path / "sub" / f"{method}.pt", method=method, example=example)
-    assert path.is_file()
-    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left behind
-    loaded = load_torchscript(path)
-    with torch.no_grad():
-        assert torch.allclose(loaded(x), model(x), atol=1e-6)
-    assert not model.training
-
-
-def test_export_restores_training_mode(tmp_path):
-    torch.manual_seed(0)
-    m = DescriptorModel(BACKBONE, dim=8).train()
-    export_torchscript(m, tmp_path / "m.pt")
-    assert m.training
-
-
-def test_checkpoint_round_trip(tmp_path):
-    torch.manual_seed(0)
-    m = DescriptorModel(BACKBONE, dim=8)
-    opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
-    m(torch.rand(2, 3, 32, 32)).sum().backward()
-    opt.step()
-    path = save_checkpoint(tmp_path / "ck" / "last.pt", m, opt, epoch=4, extra={"best": 0.5})
-    assert [p.name for p in path.parent.iterdir()] == ["last.pt"]
-
-    torch.manual_seed(1)
-    m2 = DescriptorModel(BACKBONE, dim=8)
-    opt2 = torch.optim.AdamW(m2.parameters(), lr=1e-3)
-    assert not torch.equal(m2.proj.weight, m.proj.weight)
-    info = load_checkpoint(path, m2, opt2)
-
-    assert info == {"epoch": 4, "extra": {"best": 0.5}}
-    for (k, v), (k2, v2) in zip(m.state_dict().items(), m2.state_dict().items(), strict=True):
-        assert k == k2 and torch.equal(v, v2), k
-    s1, s2 = opt.state_dict(), opt2.state_dict()
-    assert s1["param_groups"] == s2["param_groups"]
-    assert s1["state"].keys() == s2["state"].keys() and len(s1["state"]) > 0
-    for key in s1["state"]:
-        for name, value in s1["state"][key].items():
-            assert torch.equal(torch.as_tensor(value), torch.as_tensor(s2["state"][key][name]))
-
-
-def test_checkpoint_overwrite_is_atomic_and_rejects_wrong_model(tmp_path):
-    torch.manual_seed(0)
-    m = DescriptorModel(BACKBONE, dim=8)
-    path = tmp_path / "c.pt"
-    save_checkpoint(path, m, None, epoch=1, extra={})
-    save_checkpoint(path, m, None, epoch=2, extra={})
-    assert load_checkpoint(path, m)["epoch"] == 2
-    with pytest.raises(RuntimeError):
-        load_checkpoint(path, DescriptorModel(BACKBONE, dim=16))
-    with pytest.raises(ValueError, match="no optimizer state"):
-        load_checkpoint(path, m, torch.optim.SGD(m.parameters(), lr=0.1))

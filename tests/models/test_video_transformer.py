@@ -5,12 +5,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from video_similarity.models.checkpoint import save_checkpoint
 from video_similarity.models.video_transformer import (
+    CHECKPOINT_KIND,
     VideoTransformer,
     contrastive_step,
     encode_video,
     load_video_transformer,
-    save_checkpoint,
     video_vector,
 )
 
@@ -123,29 +124,30 @@ def test_untrained_encoder_passes_the_projected_features_through():
 
 
 def test_checkpoint_roundtrip(model, tmp_path):
-    path = tmp_path / "sub" / "vt.pt"
-    save_checkpoint(model, path, model.config, extra={"epoch": 3})
-    assert [p.name for p in path.parent.iterdir()] == ["vt.pt"]  # no temporary left behind
+    path = tmp_path / "sub" / "vt.ckpt"
+    save_checkpoint(path, CHECKPOINT_KIND, model, epoch=3)  # config defaults to model.config
+    assert [p.name for p in path.parent.iterdir()] == ["vt.ckpt"]  # no temporary left behind
     loaded = load_video_transformer(path)
     assert not loaded.training and loaded.config == model.config
     x = torch.randn(2, 11, 16)
     with torch.no_grad():
         assert torch.equal(loaded(x), model(x))
-    assert torch.load(path, weights_only=True)["extra"] == {"epoch": 3}
-    save_checkpoint(model, tmp_path / "default.pt")  # config defaults to model.config
-    assert load_video_transformer(tmp_path / "default.pt").config == model.config
+    assert torch.load(path, weights_only=True)["epoch"] == 3
 
     with pytest.raises(FileNotFoundError, match="missing.pt"):
         load_video_transformer(tmp_path / "missing.pt")
     torch.save({"state_dict": {}}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="other.pt"):
         load_video_transformer(tmp_path / "other.pt")
-    old = torch.load(path, weights_only=True)
-    old["format"] = 1
-    del old["state_dict"]["context_gate"]
-    torch.save(old, tmp_path / "format1.pt")
-    with pytest.raises(ValueError, match="format1.pt.*format 1.*retrain"):
-        load_video_transformer(tmp_path / "format1.pt")
+    save_checkpoint(tmp_path / "descriptor.ckpt", "descriptor", model)
+    with pytest.raises(ValueError, match="descriptor.ckpt: a descriptor checkpoint, expected video_transformer"):
+        load_video_transformer(tmp_path / "descriptor.ckpt")
+    for old_format in (1, 2):  # before the context gate; before the one checkpoint format
+        old = torch.load(path, weights_only=True)
+        old["format"] = old_format
+        torch.save(old, tmp_path / f"format{old_format}.pt")
+        with pytest.raises(ValueError, match=f"format{old_format}.pt: video_transformer checkpoint format {old_format}.*retrain it"):
+            load_video_transformer(tmp_path / f"format{old_format}.pt")
 
 
 def _views(base, gen, noise=0.3):

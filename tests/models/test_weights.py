@@ -99,7 +99,7 @@ def test_missing_keys_name_the_file(tmp_path):
     with pytest.raises(ValueError, match="partial.pt") as err:
         load_state_dict_file(tiny(), path)
     assert isinstance(err.value, WeightsFileError)
-    assert "2 missing: 0.weight, 3.bias" in str(err.value)
+    assert "(2 missing, 0 unexpected, 0 shape mismatches); missing: 0.weight, 3.bias" in str(err.value)
     # strict=False loads what is there
     model = tiny()
     reference = tiny()
@@ -113,13 +113,13 @@ def test_unexpected_and_mismatched_keys(tmp_path):
     state["head.weight"] = torch.zeros(1)
     path = tmp_path / "extra.pt"
     torch.save(state, path)
-    with pytest.raises(ValueError, match="extra.pt.*1 unexpected: head.weight"):
+    with pytest.raises(ValueError, match="extra.pt.*1 unexpected.*unexpected: head.weight"):
         load_state_dict_file(tiny(), path)
     load_state_dict_file(tiny(), path, ignore_prefixes=("head.",))
     state = tiny().state_dict()
     state["3.weight"] = torch.zeros(3, 4)
     torch.save(state, path)
-    with pytest.raises(ValueError, match=r"3\.weight \(3, 4\) vs \(2, 4\)"):
+    with pytest.raises(ValueError, match=r"1 shape mismatches\); shape mismatch: 3\.weight \(3, 4\) vs \(2, 4\)"):
         load_state_dict_file(tiny(), path, strict=False)
 
 

@@ -1,4 +1,4 @@
-"""The training worker under torchrun: local pretrained weights, checkpoint, TorchScript export, 2 gloo processes."""
+"""The training entry's descriptor task under torchrun: local pretrained weights, checkpoint, resume, TorchScript export, 2 gloo processes."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import torch
 
 from video_similarity.frames.archive import ArchiveSettings, write_archive
 from video_similarity.launch import LaunchConfig, launch
-from video_similarity.models.descriptor import load_torchscript
+from video_similarity.models.checkpoint import load_torchscript, read_checkpoint
 from video_similarity.video.decode import SampledFrame
 
 
@@ -28,8 +28,8 @@ def test_training_job_starts_from_local_weights_checkpoints_and_exports(archives
     source = torchvision.models.mobilenet_v3_small(weights=None)
     torch.save(source.state_dict(), tmp_path / "weights.pth")
     spec = {
-        "name": "m", "backbone": "mobilenet_v3_small", "dim": 16, "epochs": 0, "batch_size": 2, "lr": 1e-3, "seed": 0,
-        "image_size": 32, "tau": 0.05, "koleo_weight": 0.1, "weight_decay": 0.0, "weights_path": str(tmp_path / "weights.pth"),
+        "task": "descriptor", "name": "m", "backbone": "mobilenet_v3_small", "dim": 16, "epochs": 0, "batch_size": 2, "lr": 1e-3, "seed": 0,
+        "image_size": 32, "tau": 0.05, "koleo_weight": 0.1, "weight_decay": 0.0, "synthetic_pairs": 0, "weights_path": str(tmp_path / "weights.pth"),
         "archives": archives, "ground_truth": [["V0", "V1", 0.0, 2.0, 1.0, 3.0]], "self_pair_videos": list(archives),
         "checkpoint": str(tmp_path / "m.ckpt"), "torchscript": str(tmp_path / "m.pt"),
     }
@@ -42,11 +42,15 @@ def test_training_job_starts_from_local_weights_checkpoints_and_exports(archives
     launch("video_similarity.workers.train", {**spec, "epochs": 1, "torchscript": str(tmp_path / "m1.pt")}, LaunchConfig(nproc_per_node=2), workdir=tmp_path / "jobs")
     trained = dict(load_torchscript(tmp_path / "m1.pt").trunk.named_parameters())
     assert not torch.allclose(trained["features.0.0.weight"], source.state_dict()["features.0.0.weight"])
-    from video_similarity.models.descriptor import DescriptorModel, load_checkpoint
-
-    assert load_checkpoint(tmp_path / "m.ckpt", DescriptorModel("mobilenet_v3_small", dim=16))["epoch"] == 0
+    assert read_checkpoint(tmp_path / "m.ckpt").epoch == 1
     # asking for 2 epochs resumes after the checkpointed one and trains only the second
     caplog.set_level("INFO")
     launch("video_similarity.workers.train", {**spec, "epochs": 2, "torchscript": str(tmp_path / "m2.pt")}, LaunchConfig(), workdir=tmp_path / "jobs")
     assert "Resuming" in caplog.text and "epoch 2/2" in caplog.text and "epoch 1/2" not in caplog.text
-    assert load_checkpoint(tmp_path / "m.ckpt", DescriptorModel("mobilenet_v3_small", dim=16))["epoch"] == 1
+    state = read_checkpoint(tmp_path / "m.ckpt", kind="descriptor")
+    assert state.epoch == 2 and state.config["backbone"] == "mobilenet_v3_small" and state.optimizer is not None
+    # another configuration (here: the output dim) does not resume that checkpoint
+    caplog.clear()
+    launch("video_similarity.workers.train", {**spec, "dim": 8, "epochs": 1, "torchscript": str(tmp_path / "m8.pt")}, LaunchConfig(), workdir=tmp_path / "jobs")
+    assert "Resuming" not in caplog.text and "another configuration" in caplog.text and "epoch 1/1" in caplog.text
+    assert load_torchscript(tmp_path / "m8.pt")(torch.rand(1, 3, 32, 32)).shape == (1, 8)

@@ -11,8 +11,9 @@ from collections.abc import Iterable
 
 import numpy as np
 import pdqhash
+import torch
+from torch import nn
 
-from video_similarity.frames.archive import FrameArchive
 
 PDQ_DIM = 256
 
@@ -40,7 +41,25 @@ def pdq_features(frames: Iterable[np.ndarray]) -> np.ndarray:
     return np.stack(vectors)
 
 
-def pdq_archive(archive: FrameArchive) -> tuple[np.ndarray, np.ndarray]:
-    """VSC timestamps (N, 2) and PDQ features (N, 256) of every archived frame."""
-    timestamps = np.asarray(archive.timestamps, dtype=np.float64).reshape(-1, 2)
-    return timestamps, pdq_features(archive.frames())
+class PDQEncoder(nn.Module):
+    """PDQ behind the encoder contract: frames (B, 3, H, W) in [0, 1] at their own size -> unit rows (B, 256).
+
+    Not a network: frames go back to uint8 (exactly: they came from uint8) and
+    each is hashed; the bits become +-1/16, so the inner product of two rows is
+    ``1 - 2 * hamming / 256``.
+    """
+
+    kind = "frames"
+    input_size = None  # hashed at the archive's own resolution
+    dim = PDQ_DIM
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        frames = (images.detach().cpu() * 255.0).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+        return torch.from_numpy(pdq_features(frames) / np.float32(np.sqrt(PDQ_DIM))).to(images.device)
+
+
+def pdq_encoder(weights_path=None) -> PDQEncoder:
+    """Registry builder; PDQ has no weights."""
+    if weights_path is not None:
+        raise ValueError("pdq has no weights")
+    return PDQEncoder()

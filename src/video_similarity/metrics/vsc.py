@@ -209,8 +209,15 @@ def evaluate(
     query: Descriptors,
     reference: Descriptors,
     positives: Collection | pd.DataFrame | str | os.PathLike,
-) -> dict:
-    """Search, aggregate and score one query/reference pair of descriptor sets."""
+    return_candidates: bool = False,
+) -> dict | tuple[dict, pd.DataFrame]:
+    """Search, aggregate and score one query/reference pair of descriptor sets.
+
+    The one scoring path: the ``evaluate`` pipeline stage and the command line
+    both call this, so their figures and key names cannot diverge. With
+    ``return_candidates`` the scored (query, reference, score) rows come back
+    too (for PR curves and per-edit tables).
+    """
     if isinstance(positives, pd.DataFrame):
         positives = ground_truth_pairs(positives)
     elif isinstance(positives, (str, os.PathLike)):
@@ -220,15 +227,19 @@ def evaluate(
     search_seconds = time.perf_counter() - start
     pos = {(str(q), str(r)) for q, r in positives}
     found = sum((q, r) in pos for q, r in zip(candidates["query_id"], candidates["ref_id"]))
-    return {
-        "uAP": micro_average_precision(candidates, pos),
-        "n_query_videos": len(query.video_groups()),
-        "n_reference_videos": len(reference.video_groups()),
-        "n_candidates": len(candidates),
-        "n_positives": len(pos),
-        "true_positives_in_candidates": int(found),
-        "search_seconds": search_seconds,
+    metrics = {
+        "uAP": round(float(micro_average_precision(candidates, pos)), 6),
+        "query_videos": len(query.video_groups()),
+        "reference_videos": len(reference.video_groups()),
+        "query_descriptors": int(len(query.features)),
+        "reference_descriptors": int(len(reference.features)),
+        "dim": int(query.features.shape[1]) if query.features.ndim == 2 else 0,
+        "candidates": int(len(candidates)),
+        "positives": len(pos),
+        "positives_retrieved": int(found),
+        "search_seconds": round(search_seconds, 3),
     }
+    return (metrics, candidates) if return_candidates else metrics
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -65,6 +65,7 @@ class ClipEncoder(nn.Module):
     """
 
     kind = "clips"
+    clip_source = "video"  # clips decoded from the source video at its own frame rate
 
     def __init__(self, net: nn.Module, clip_frames: int, frame_stride: int, input_size: int):
         super().__init__()

@@ -51,14 +51,14 @@ the vectors are the same up to that scaling).
 
 from __future__ import annotations
 
-import pickle
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from video_similarity.models.weights import load_state_dict_file
 
 VARIANTS: dict[str, dict[str, int]] = {
     "base": {"embed_dim": 768, "depth": 12, "num_heads": 12},
@@ -274,33 +274,29 @@ class Timesformer(nn.Module):
         return self.model(x)
 
 
-def _unwrap_checkpoint(checkpoint: Any, path: Path) -> dict[str, torch.Tensor]:
-    if not isinstance(checkpoint, Mapping):
-        raise ValueError(f"{path}: not a state dict or checkpoint dict (got {type(checkpoint).__name__})")
-    for key in ("state_dict", "model_state"):
-        inner = checkpoint.get(key)
-        if isinstance(inner, Mapping):
-            checkpoint = inner
-            break
-    state = {}
-    for k, v in checkpoint.items():
-        if not isinstance(k, str) or not isinstance(v, torch.Tensor):
-            raise ValueError(f"{path}: entry {k!r} is not a tensor; not a state dict")
-        state[k[len("module.") :] if k.startswith("module.") else k] = v
-    return state
+def remap_published_layout(state: dict[str, torch.Tensor], backbone: nn.Module) -> dict[str, torch.Tensor]:
+    """The weights loader's hook for 3D-CSL / TimeSformer files: bare key names, embeddings fitted to ``backbone``.
 
-
-def _strip_prefix(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Bring 3D-CSL (``feature_extractor.model.``), TimeSformer (``model.``) or bare keys to bare names."""
+    Strips ``module.`` and the ``feature_extractor.model.`` (3D-CSL) or ``model.`` (TimeSformer)
+    prefix; resizes a ``time_embed`` for another frame count and a ``pos_embed``
+    for another square grid (nearest neighbour, as TimeSformer). ``head.*`` is
+    left for the loader to ignore.
+    """
+    state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}  # DataParallel, per key
     for prefix in (CSL3D_PREFIX, TIMESFORMER_PREFIX):
         if any(k.startswith(prefix) for k in state):
-            return {(k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in state.items()}
-    return dict(state)
-
-
-def _few(keys: list[str], n: int = 5) -> str:
-    shown = ", ".join(keys[:n])
-    return shown + (f", ... ({len(keys)} in all)" if len(keys) > n else "")
+            state = {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in state.items()}
+            break
+    state = dict(state)
+    dim = backbone.embed_dim
+    time_embed = state.get("time_embed")
+    if time_embed is not None and time_embed.dim() == 3 and time_embed.shape[-1] == dim:
+        state["time_embed"] = resize_time_embed(time_embed.float(), backbone.num_frames)
+    pos_embed = state.get("pos_embed")
+    if pos_embed is not None and pos_embed.dim() == 3 and pos_embed.shape[-1] == dim:
+        grid = backbone.patch_embed.grid
+        state["pos_embed"] = resize_pos_embed(pos_embed.float(), (grid, grid))
+    return state
 
 
 class SimilarityRecognizer(nn.Module):
@@ -315,6 +311,7 @@ class SimilarityRecognizer(nn.Module):
     """
 
     kind = "clips"
+    clip_source = "archive"  # clips of consecutive 1-fps archive frames, as 3D-CSL samples them
 
     def __init__(self, model_type: str = "base", batch_size: int = 8, **overrides: Any):
         super().__init__()
@@ -342,58 +339,16 @@ class SimilarityRecognizer(nn.Module):
         return self.feature_extractor.model
 
     def load_pretrained_weights(self, path: str | Path, weights_only: bool = True) -> None:
-        """Load a 3D-CSL / TimeSformer checkpoint from a local file (strictly, after key clean-up).
+        """Load a 3D-CSL / TimeSformer checkpoint from a local file, strictly, through the one weights loader.
 
         Accepts ``{"state_dict": ...}`` (the published layout), ``{"model_state": ...}``
-        or a plain state dict; strips ``module.`` and the ``feature_extractor.model.``
-        or ``model.`` prefix; ignores ``head.*``. A ``time_embed`` for another frame
-        count or a ``pos_embed`` for another square grid is resized (nearest
-        neighbour, as TimeSformer). Missing, unexpected or mis-shaped keys raise
-        ValueError naming the file. ``weights_only=False`` unpickles arbitrary
-        objects: use it only for files you trust, if the safe loader refuses one.
+        or a plain state dict, with or without ``module.``; the layout is mapped by
+        :func:`remap_published_layout`; ``head.*`` is ignored. Missing, unexpected or
+        mis-shaped keys raise :class:`~video_similarity.models.weights.WeightsFileError`
+        naming the file. ``weights_only=False`` unpickles arbitrary objects: use it
+        only for files you trust, if the safe loader refuses one.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"3D-CSL checkpoint not found: {path}")
-        try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=weights_only)
-        except pickle.UnpicklingError as exc:
-            raise ValueError(
-                f"{path}: the safe (weights_only) loader refused this file ({exc}); "
-                "if you trust it, call load_pretrained_weights(path, weights_only=False)"
-            ) from exc
-        state = _strip_prefix(_unwrap_checkpoint(checkpoint, path))
-        state = {k: v for k, v in state.items() if not k.startswith(_IGNORED_PREFIXES)}
-
-        backbone = self.backbone
-        expected = backbone.state_dict()
-        missing = sorted(set(expected) - set(state))
-        unexpected = sorted(set(state) - set(expected))
-        if missing or unexpected:
-            parts = []
-            if missing:
-                parts.append(f"missing keys: {_few(missing)}")
-            if unexpected:
-                parts.append(f"unexpected keys: {_few(unexpected)}")
-            raise ValueError(
-                f"{path}: not a TimeSformer/3D-CSL checkpoint for this model; " + "; ".join(parts)
-            )
-        if state["time_embed"].dim() == 3 and state["time_embed"].shape[-1] == self.dim:
-            state["time_embed"] = resize_time_embed(state["time_embed"].float(), self.clip_frames)
-        if state["pos_embed"].dim() == 3 and state["pos_embed"].shape[-1] == self.dim:
-            grid = backbone.patch_embed.grid
-            try:
-                state["pos_embed"] = resize_pos_embed(state["pos_embed"].float(), (grid, grid))
-            except ValueError as exc:
-                raise ValueError(f"{path}: {exc}") from exc
-        bad = [
-            f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
-            for k, v in expected.items()
-            if state[k].shape != v.shape
-        ]
-        if bad:
-            raise ValueError(f"{path}: shape mismatch (checkpoint vs model): {_few(bad, 3)}")
-        backbone.load_state_dict(state, strict=True)
+        load_state_dict_file(self.backbone, path, ignore_prefixes=_IGNORED_PREFIXES, weights_only=weights_only, remap=remap_published_layout)
 
     def extract_features(self, x: torch.Tensor) -> torch.Tensor:
         """Clips (B, 3, T, H, W) already scaled to [-1, 1] -> unit CLS features (B, D).

@@ -35,15 +35,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from video_similarity.atomic import atomic_write
+from video_similarity.models.checkpoint import read_checkpoint, unwrap
 from video_similarity.training.losses import gather_embeddings, info_nce
 
-CHECKPOINT_FORMAT = 2  # 2: the context gate (format 1 had none; retrain)
-CHECKPOINT_KIND = "video_transformer"
+CHECKPOINT_KIND = "video_transformer"  # its checkpoints: models/checkpoint.py (format 3; older ones: retrain)
 
 
 class VideoTransformer(nn.Module):
     """Frame features (B, T, input_dim) + padding mask (B, T) -> unit frame vectors (B, T, dim)."""
+
+    kind = "features"  # the encoder contract's third kind: it reads another encoder's rows
 
     def __init__(
         self,
@@ -169,12 +170,6 @@ def contrastive_step(
     return info_nce(va, vb, tau=tau)
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
-        return model.module
-    return model
-
-
 @torch.no_grad()
 def encode_video(model: nn.Module, frames: np.ndarray, device: str | torch.device = "cpu") -> np.ndarray:
     """One video's frame features (T, input_dim) -> unit frame vectors (T, dim), float32.
@@ -182,7 +177,7 @@ def encode_video(model: nn.Module, frames: np.ndarray, device: str | torch.devic
     Any length (windows of ``max_len`` beyond it); runs in eval mode and
     restores the model's previous mode.
     """
-    model = _unwrap(model)
+    model = unwrap(model)
     frames = np.asarray(frames, dtype=np.float32)
     if frames.ndim != 2:
         raise ValueError(f"expected frame features (T, D), got shape {frames.shape}")
@@ -196,42 +191,16 @@ def encode_video(model: nn.Module, frames: np.ndarray, device: str | torch.devic
     return out.float().cpu().numpy()
 
 
-def save_checkpoint(
-    model: nn.Module,
-    path: str | Path,
-    config: dict[str, Any] | None = None,
-    extra: dict[str, Any] | None = None,
-) -> Path:
-    """Write config (constructor kwargs; default ``model.config``) + state dict to ``path`` atomically.
-
-    ``extra`` (epoch, metrics...) must hold plain Python values / tensors so the
-    file loads with ``weights_only=True``.
-    """
-    model = _unwrap(model)
-    if config is None:
-        config = getattr(model, "config", None)
-        if config is None:
-            raise ValueError("config is required for a model without a .config attribute")
-    state = {
-        "format": CHECKPOINT_FORMAT,
-        "kind": CHECKPOINT_KIND,
-        "config": dict(config),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "extra": dict(extra or {}),
-    }
-    return atomic_write(path, lambda fh: torch.save(state, fh))
-
-
 def load_video_transformer(path: str | Path, map_location: str | torch.device = "cpu") -> VideoTransformer:
-    """Rebuild a :class:`VideoTransformer` from a :func:`save_checkpoint` file alone (eval mode)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"video transformer checkpoint not found: {path}")
-    state = torch.load(path, map_location=map_location, weights_only=True)
-    if not isinstance(state, dict) or state.get("kind") != CHECKPOINT_KIND or "config" not in state:
-        raise ValueError(f"{path}: not a checkpoint written by video_transformer.save_checkpoint")
-    if state.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path}: video transformer checkpoint format {state.get('format')}, this version reads {CHECKPOINT_FORMAT}: retrain it")
-    model = VideoTransformer(**state["config"])
-    model.load_state_dict(state["state_dict"])
+    """Rebuild a :class:`VideoTransformer` from its checkpoint alone (the one format), in eval mode."""
+    checkpoint = read_checkpoint(path, kind=CHECKPOINT_KIND)
+    model = VideoTransformer(**checkpoint.config)
+    model.load_state_dict(checkpoint.state_dict)
     return model.to(map_location).eval()
+
+
+def video_transformer_encoder(weights_path: str | Path | None = None) -> VideoTransformer:
+    """Registry builder: a trained video transformer from its checkpoint (it has no random-init use)."""
+    if weights_path is None:
+        raise ValueError("a video_transformer encoder needs its trained checkpoint as weights")
+    return load_video_transformer(weights_path)

@@ -1,4 +1,4 @@
-"""Loading published checkpoints from local files into the encoders.
+"""The one loader for local weight files, whatever encoder they fill.
 
 Machines here have no network, so every pretrained encoder is filled from a
 file copied in beforehand. Published checkpoints come in a few layouts: a plain
@@ -8,7 +8,9 @@ state dict (torchvision's ``resnet50-0676ba61.pth``), a dict holding it under
 :func:`~video_similarity.models.descriptor.save_checkpoint`), with or without
 the ``module.`` prefix that DistributedDataParallel adds. One loader accepts
 all of them, so the registry and the workers never branch on where a file came
-from.
+from. Layouts that differ from the module tree (3D-CSL's nested prefixes, a
+position embedding for another grid) are a builder's ``remap`` hook, not a
+loader of their own.
 
 The loader checks key names and shapes itself before loading: a half-loaded
 encoder produces plausible-looking but meaningless embeddings, so anything that
@@ -21,7 +23,7 @@ file and a few offending keys. The encoders drop the classification heads
 from __future__ import annotations
 
 import pickle
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import torch
@@ -86,21 +88,29 @@ def read_state_dict(path: str | Path, weights_only: bool = True) -> dict[str, to
     return state
 
 
+Remap = Callable[[dict[str, torch.Tensor], nn.Module], dict[str, torch.Tensor]]
+
+
 def load_state_dict_file(
     model: nn.Module,
     path: str | Path,
     strict: bool = True,
     ignore_prefixes: Iterable[str] = (),
     weights_only: bool = True,
+    remap: Remap | None = None,
 ) -> nn.Module:
     """Load a local checkpoint into ``model`` (in place) and return ``model``.
 
-    Keys starting with any of ``ignore_prefixes`` are skipped on both sides
-    (heads the encoder drops). With ``strict=True`` every remaining model key
-    must be in the file and every file key in the model; ``num_batches_tracked``
-    counters may be missing (old checkpoints). Shapes must always match. Raises
-    FileNotFoundError for a missing file and :class:`WeightsFileError` (a
-    ValueError naming the file and a few keys) for anything that does not fit.
+    ``remap(state, model)`` is the per-builder hook for published layouts
+    that differ from the module tree (renamed prefixes, embeddings resized to
+    the model); it runs after unwrapping and may raise ValueError, reported
+    with the file's name. Keys starting with any of ``ignore_prefixes`` (heads
+    the encoder drops) are skipped on both sides. With ``strict=True`` every
+    remaining model key must be in the file and every file key in the model;
+    ``num_batches_tracked`` counters may be missing (old checkpoints). Shapes
+    must always match. Raises FileNotFoundError for a missing file and
+    :class:`WeightsFileError` (naming the file, the missing / unexpected /
+    mismatched counts and a few keys of each) for anything that does not fit.
     """
     path = Path(path)
     prefixes = tuple(ignore_prefixes)
@@ -108,33 +118,31 @@ def load_state_dict_file(
     def kept(key: str) -> bool:
         return not (prefixes and key.startswith(prefixes))
 
-    state = {k: v for k, v in read_state_dict(path, weights_only=weights_only).items() if kept(k)}
+    state = read_state_dict(path, weights_only=weights_only)
+    if remap is not None:
+        try:
+            state = remap(state, model)
+        except ValueError as err:
+            raise WeightsFileError(f"{path}: {err}") from err
+    state = {k: v for k, v in state.items() if kept(k)}
     expected = {k: v for k, v in model.state_dict().items() if kept(k)}
 
-    missing = sorted(
-        k for k in set(expected) - set(state) if not k.endswith(_OPTIONAL_SUFFIXES)
-    )
+    missing = sorted(k for k in set(expected) - set(state) if not k.endswith(_OPTIONAL_SUFFIXES))
     unexpected = sorted(set(state) - set(expected))
-    mismatched = sorted(
-        k for k in set(state) & set(expected) if tuple(state[k].shape) != tuple(expected[k].shape)
-    )
-    if mismatched or (strict and (missing or unexpected)):
-        problems = []
-        if missing and strict:
-            problems.append(f"{len(missing)} missing: {_sample(missing)}")
-        if unexpected and strict:
-            problems.append(f"{len(unexpected)} unexpected: {_sample(unexpected)}")
+    mismatched = sorted(k for k in set(state) & set(expected) if tuple(state[k].shape) != tuple(expected[k].shape))
+    if not strict:
+        missing, unexpected = [], []
+    if missing or unexpected or mismatched:
+        counts = f"{len(missing)} missing, {len(unexpected)} unexpected, {len(mismatched)} shape mismatches"
+        details = []
+        if missing:
+            details.append(f"missing: {_sample(missing)}")
+        if unexpected:
+            details.append(f"unexpected: {_sample(unexpected)}")
         if mismatched:
-            problems.append(
-                f"{len(mismatched)} with another shape: "
-                + _sample(
-                    [f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}" for k in mismatched]
-                )
-            )
-        raise WeightsFileError(
-            f"{path}: weights do not fit {type(model).__name__}; keys " + "; ".join(problems)
-        )
-    if not strict and not set(state) & set(expected):
+            details.append("shape mismatch: " + _sample([f"{k} {tuple(state[k].shape)} vs {tuple(expected[k].shape)}" for k in mismatched]))
+        raise WeightsFileError(f"{path}: weights do not fit {type(model).__name__} ({counts}); " + "; ".join(details))
+    if not set(state) & set(expected):
         raise WeightsFileError(f"{path}: no key fits {type(model).__name__} (keys: {_sample(sorted(state))})")
     # Checked above; strict=False here only tolerates the optional counters.
     model.load_state_dict({k: v for k, v in state.items() if k in expected}, strict=False)

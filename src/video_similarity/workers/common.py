@@ -1,4 +1,4 @@
-"""What every worker shares: reading the job spec, image preparation, atomic array writes."""
+"""What every worker shares: reading the job spec and resizing frames to an encoder's input."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from video_similarity.atomic import atomic_write
-
 
 def read_spec() -> dict:
     parser = argparse.ArgumentParser()
@@ -18,13 +16,17 @@ def read_spec() -> dict:
     return json.loads(Path(parser.parse_args().spec).read_text())
 
 
-def prepare(image: np.ndarray, size: int) -> np.ndarray:
-    """The model input for one frame: the whole frame resized to size x size (no crop: copies live at borders too)."""
-    if image.shape[0] == size and image.shape[1] == size:
+def prepare(image: np.ndarray, size: int | None = None, short_side: int | None = None) -> np.ndarray:
+    """One frame as an encoder takes it: resized whole to ``size`` x ``size`` (no crop: copies live at
+    borders too), or so that its shorter side is ``short_side``, or as it is."""
+    height, width = image.shape[:2]
+    if size:
+        target = (int(size), int(size))
+    elif short_side:
+        scale = int(short_side) / min(height, width)
+        target = (max(1, round(width * scale)), max(1, round(height * scale)))
+    else:
         return image
-    return np.asarray(Image.fromarray(image).resize((size, size), Image.BILINEAR))
-
-
-def save_array(path: Path, array: np.ndarray) -> None:
-    """np.save, atomically: a file that exists is complete."""
-    atomic_write(path, lambda handle: np.save(handle, array))
+    if target == (width, height):
+        return image
+    return np.asarray(Image.fromarray(image).resize(target, Image.BILINEAR))

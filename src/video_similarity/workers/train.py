@@ -1,32 +1,50 @@
-"""Train one descriptor model the rank-1 way, under torchrun (DDP on gloo or nccl).
+"""The training entry under torchrun: ``task`` "descriptor" (a VSC ensemble member) or "video_transformer".
 
-Embeddings of both sides of every positive pair are L2-normalised, gathered
-across ranks, and scored with InfoNCE over the 2B x 2B global batch (tau 0.05)
-plus a KoLeo term that spreads descriptors. Positives are aligned seconds of
-ground-truth segments (query frame vs reference frame) and, for every frame,
-two augmentations of itself (one mild, one hard). A checkpoint is written after
-every epoch; a job restarted with the same spec resumes from it. Rank 0 exports
-the trained model to TorchScript.
+Both run the one loop (:mod:`video_similarity.training.loop`): resume, DDP on
+gloo or nccl, this rank's share of each epoch's batches, a checkpoint of the
+one format after every epoch. What differs is the task:
+
+* descriptor: embeddings of both sides of every positive pair are
+  L2-normalised, gathered across ranks and scored with InfoNCE over the
+  2B x 2B global batch (tau) plus KoLeo. Positives are aligned seconds of
+  ground-truth segments and every frame with itself (one mild, one hard
+  augmentation). Rank 0 exports the trained model to TorchScript.
+* video_transformer (the notes' Model #2): input is another encoder's frame
+  features (cache items); positives are two random temporal crops of one video
+  (feature noise, frame dropout) and annotated pairs (a query and its ND/DS
+  video); video vectors are gathered and scored with InfoNCE.
+
+The spec carries every setting (parsed by the node's parameter dataclass);
+nothing here has a default of its own.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from torch.distributed.elastic.multiprocessing.errors import record
 
-from video_similarity.distributed import barrier, finish, init_worker
+from video_similarity.distributed import finish, init_worker
 from video_similarity.frames.archive import FrameArchive
 from video_similarity.workers.common import prepare, read_spec
 
 log = logging.getLogger("video_similarity.train")
 
-
 SYNTHETIC = "~synthetic"
+
+
+def rank_share(batches: list, context) -> list:
+    """The same batches on every rank (same seed); each rank takes its share, equal step counts."""
+    while len(batches) < context.world_size:  # tiny data: every rank still needs a step
+        batches = batches + batches
+    steps = len(batches) // context.world_size
+    return batches[context.rank :: context.world_size][:steps]
+
+
+# ------------------------------------------------------------------ descriptor members
 
 
 class FrameCache:
@@ -62,86 +80,173 @@ def build_pairs(spec: dict, lengths: dict[str, int]) -> list:
 
     gt = pd.DataFrame(spec["ground_truth"], columns=["query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end"])
     pairs = ground_truth_pairs(gt, lengths, lengths) if len(gt) else []
-    synthetic = {f"{SYNTHETIC}{i}": 1 for i in range(int(spec.get("synthetic_pairs", 0)))}
+    synthetic = {f"{SYNTHETIC}{i}": 1 for i in range(int(spec["synthetic_pairs"]))}
     return pairs + self_pairs({v: lengths[v] for v in spec["self_pair_videos"] if v in lengths}) + self_pairs(synthetic)
+
+
+class DescriptorTask:
+    """InfoNCE + KoLeo over augmented positive pairs of frames."""
+
+    def __init__(self, spec: dict, context):
+        from video_similarity.training.augment import FrameAugmenter
+
+        self.spec, self.context, self.name = spec, context, spec["name"]
+        seed, size = int(spec["seed"]), int(spec["image_size"])
+        self.seed = seed
+        self.cache = FrameCache(spec["archives"], size, seed)
+        lengths = {}
+        for video_id, path in spec["archives"].items():
+            with FrameArchive(path) as archive:
+                lengths[video_id] = len(archive)
+        self.pairs = build_pairs(spec, lengths)
+        self.mild = FrameAugmenter(size, "mild", seed=seed * 1000 + context.rank)
+        self.hard = FrameAugmenter(size, "hard", seed=seed * 1000 + 500 + context.rank)
+
+    def batches(self, epoch: int) -> list:
+        from video_similarity.training.augment import PairSampler
+
+        batch = int(self.spec["batch_size"])
+        return rank_share(list(PairSampler(self.pairs, seed=self.seed * 1000 + epoch).batches(batch, drop_last=True)) or [self.pairs[:batch]], self.context)
+
+    def loss(self, trained, chunk):
+        import torch
+
+        from video_similarity.training.augment import to_tensor
+        from video_similarity.training.losses import gather_embeddings, info_nce, koleo
+
+        cache = self.cache
+        others = [cache(chunk[(j + 1) % len(chunk)][0]) for j in range(len(chunk))]
+        left = [self.mild(cache(a), [o]) for (a, _), o in zip(chunk, others)]
+        # a frame paired with itself gets one hard view; a copied pair is already edited
+        right = [(self.hard if a == b else self.mild)(cache(b), [o]) for (a, b), o in zip(chunk, others)]
+        embeddings = trained(to_tensor(left + right).to(self.context.device))
+        left_emb = gather_embeddings(embeddings[: len(chunk)])
+        right_emb = gather_embeddings(embeddings[len(chunk):])
+        loss = info_nce(left_emb, right_emb, tau=float(self.spec["tau"]))
+        return loss + float(self.spec["koleo_weight"]) * koleo(torch.cat([left_emb, right_emb]))
+
+
+def train_descriptor(spec: dict, context) -> None:
+    import torch
+
+    from video_similarity.models.checkpoint import export_torchscript
+    from video_similarity.models.descriptor import CHECKPOINT_KIND, DescriptorModel
+    from video_similarity.training.loop import fit
+
+    torch.manual_seed(int(spec["seed"]))
+    size = int(spec["image_size"])
+    model = DescriptorModel(spec["backbone"], dim=int(spec["dim"]), weights_path=spec.get("weights_path"), input_size=size).to(context.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=float(spec["lr"]), weight_decay=float(spec["weight_decay"]))
+    task = DescriptorTask(spec, context)
+    if context.is_main:
+        log.info("%s: %s, %d positive pairs, %d steps/epoch x %d epochs, %d process(es) on %s",
+                 spec["name"], spec["backbone"], len(task.pairs), len(task.batches(0)), int(spec["epochs"]), context.world_size, context.device)
+    config = {**model.config, "weights": spec.get("weights_path")}
+    fit(model, optimizer, task, epochs=int(spec["epochs"]), checkpoint=spec["checkpoint"], kind=CHECKPOINT_KIND, config=config, context=context)
+    if context.is_main:
+        model.eval()
+        export_torchscript(model.cpu(), spec["torchscript"], example=torch.zeros(1, 3, size, size))
+
+
+# ------------------------------------------------------------------ video transformer
+
+
+def view(frames: np.ndarray, crop: int, noise: float, frame_drop: float, rng: np.random.Generator) -> np.ndarray:
+    """A random temporal crop of up to ``crop`` frames, some frames dropped, Gaussian noise (norm ~``noise``), rows re-normalised."""
+    length = min(crop, len(frames))
+    start = int(rng.integers(0, len(frames) - length + 1))
+    x = frames[start : start + length]
+    keep = rng.random(len(x)) >= frame_drop
+    if keep.sum() >= 1:
+        x = x[keep]
+    x = x + rng.normal(0.0, noise / np.sqrt(x.shape[1]), x.shape).astype(np.float32)  # noise vectors of norm ~noise
+    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def pad(views: list[np.ndarray]):
+    """Stack variable-length views into (B, T, D) with a padding mask (True = padded)."""
+    import torch
+
+    longest = max(len(v) for v in views)
+    x = np.zeros((len(views), longest, views[0].shape[1]), np.float32)
+    mask = np.ones((len(views), longest), bool)
+    for i, v in enumerate(views):
+        x[i, : len(v)] = v
+        mask[i, : len(v)] = False
+    return torch.from_numpy(x), torch.from_numpy(mask)
+
+
+class VideoTransformerTask:
+    """InfoNCE between video vectors of two views of each positive pair of videos."""
+
+    name = "video encoder"
+
+    def __init__(self, spec: dict, features: dict[str, np.ndarray], context):
+        self.spec, self.features, self.context = spec, features, context
+        self.seed = int(spec["seed"])
+        self.pairs = [((v, 0), (v, 0)) for v in sorted(features)] + [((a, 0), (b, 0)) for a, b in spec["pairs"] if a in features and b in features]
+        self.rng = np.random.default_rng(self.seed * 1000 + context.rank)
+
+    def batches(self, epoch: int) -> list:
+        from video_similarity.training.augment import PairSampler
+
+        world = self.context.world_size
+        batches = list(PairSampler(self.pairs, seed=self.seed * 1000 + epoch).batches(int(self.spec["batch_size"]))) or [self.pairs[: int(self.spec["batch_size"])]]
+        batches = [b for b in batches if len(b) >= 2] or batches
+        while len(batches) < world:
+            batches += batches
+        steps = len(batches) // world
+        # Every rank computes the same batches; step i uses batches[i*W : (i+1)*W]. The views are gathered
+        # across ranks each step (all_gather needs equal sizes), so each step's batches are cut to the shortest.
+        groups = [batches[i * world : (i + 1) * world] for i in range(steps)]
+        return [group[self.context.rank][: min(len(b) for b in group)] for group in groups]
+
+    def loss(self, trained, batch):
+        from video_similarity.models.video_transformer import contrastive_step
+
+        s, device = self.spec, self.context.device
+        crop, noise, drop = int(s["crop"]), float(s["noise"]), float(s["frame_drop"])
+        a, a_mask = pad([view(self.features[x[0]], crop, noise, drop, self.rng) for x, _ in batch])
+        b, b_mask = pad([view(self.features[y[0]], crop, noise, drop, self.rng) for _, y in batch])
+        return contrastive_step(trained, a.to(device), a_mask.to(device), b.to(device), b_mask.to(device),
+                                tau=float(s["tau"]), gather=self.context.world_size > 1)
+
+
+def train_video_transformer(spec: dict, context) -> None:
+    import torch
+
+    from video_similarity.models.video_transformer import CHECKPOINT_KIND, VideoTransformer
+    from video_similarity.training.loop import fit
+
+    torch.manual_seed(int(spec["seed"]))
+    features = {v: np.load(p)["features"].astype(np.float32) for v, p in spec["features"].items()}
+    features = {v: x for v, x in features.items() if len(x)}
+    input_dim = next(iter(features.values())).shape[1]
+    config = {"input_dim": input_dim, "dim": int(spec["dim"]), "depth": int(spec["depth"]), "heads": int(spec["heads"]),
+              "max_len": int(spec["max_len"]), "dropout": float(spec["dropout"])}
+    model = VideoTransformer(**config)
+    model.input_mean.copy_(torch.from_numpy(np.concatenate(list(features.values())).mean(axis=0)))
+    model = model.to(context.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=float(spec["lr"]), weight_decay=float(spec["weight_decay"]))
+    task = VideoTransformerTask(spec, features, context)
+    epochs = int(spec["epochs"])
+    if context.is_main:
+        log.info("Video encoder: %d videos, %d positive pairs (self + annotated), %d steps/epoch x %d epochs, %d process(es) on %s",
+                 len(features), len(task.pairs), len(task.batches(0)), epochs, context.world_size, context.device)
+    fit(model, optimizer, task, epochs=epochs, checkpoint=spec["checkpoint"], kind=CHECKPOINT_KIND, config=model.config, context=context)
+
+
+TASKS = {"descriptor": train_descriptor, "video_transformer": train_video_transformer}
 
 
 @record
 def main() -> None:
-    import torch
-
-    from video_similarity.models.descriptor import DescriptorModel, export_torchscript, load_checkpoint, save_checkpoint
-    from video_similarity.training.augment import FrameAugmenter, PairSampler, to_tensor
-    from video_similarity.training.losses import gather_embeddings, info_nce, koleo
-
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     spec = read_spec()
+    if spec.get("task") not in TASKS:
+        raise ValueError(f"training spec: task must be one of {sorted(TASKS)}, got {spec.get('task')!r}")
     context = init_worker()
-    seed = int(spec["seed"])
-    torch.manual_seed(seed)
-    size = int(spec["image_size"])
-    checkpoint = Path(spec["checkpoint"])
-
-    model = DescriptorModel(spec["backbone"], dim=int(spec["dim"]), weights_path=spec.get("weights_path")).to(context.device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=float(spec["lr"]), weight_decay=float(spec["weight_decay"]))
-    start_epoch = 0
-    if checkpoint.is_file():
-        state = load_checkpoint(checkpoint, model, optimizer)
-        start_epoch = int(state["epoch"]) + 1
-        if context.is_main:
-            log.info("Resuming %s from %s (epoch %d done)", spec["name"], checkpoint, start_epoch)
-    trained = model
-    if context.world_size > 1:
-        trained = torch.nn.parallel.DistributedDataParallel(model, device_ids=[context.local_rank] if context.device.startswith("cuda") else None)
-
-    cache = FrameCache(spec["archives"], size, seed)
-    lengths = {}
-    for video_id, path in spec["archives"].items():
-        with FrameArchive(path) as archive:
-            lengths[video_id] = len(archive)
-    pairs = build_pairs(spec, lengths)
-    batch = int(spec["batch_size"])
-
-    def epoch_batches(epoch: int) -> list:
-        """The same batches on every rank (same seed); each rank takes its share, equal step counts."""
-        batches = list(PairSampler(pairs, seed=seed * 1000 + epoch).batches(batch, drop_last=True)) or [pairs[:batch]]
-        while len(batches) < context.world_size:  # tiny data: every rank still needs a step
-            batches += batches
-        steps = len(batches) // context.world_size
-        return batches[context.rank :: context.world_size][:steps]
-
-    steps_per_epoch = len(epoch_batches(0))
-    mild = FrameAugmenter(size, "mild", seed=seed * 1000 + context.rank)
-    hard = FrameAugmenter(size, "hard", seed=seed * 1000 + 500 + context.rank)
-    if context.is_main:
-        log.info("%s: %s, %d positive pairs, %d steps/epoch x %d epochs, %d process(es) on %s",
-                 spec["name"], spec["backbone"], len(pairs), steps_per_epoch, int(spec["epochs"]), context.world_size, context.device)
-
-    for epoch in range(start_epoch, int(spec["epochs"])):
-        mine = epoch_batches(epoch)
-        trained.train()
-        started, total = time.perf_counter(), 0.0
-        for chunk in mine:
-            others = [cache(chunk[(j + 1) % len(chunk)][0]) for j in range(len(chunk))]
-            left = [mild(cache(a), [o]) for (a, _), o in zip(chunk, others)]
-            # a frame paired with itself gets one hard view; a copied pair is already edited
-            right = [(hard if a == b else mild)(cache(b), [o]) for (a, b), o in zip(chunk, others)]
-            embeddings = trained(to_tensor(left + right).to(context.device))
-            left_emb = gather_embeddings(embeddings[: len(chunk)])
-            right_emb = gather_embeddings(embeddings[len(chunk) :])
-            loss = info_nce(left_emb, right_emb, tau=float(spec["tau"]))
-            loss = loss + float(spec["koleo_weight"]) * koleo(torch.cat([left_emb, right_emb]))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            total += loss.item()
-        if context.is_main:
-            log.info("%s epoch %d/%d: loss %.4f (%.1fs)", spec["name"], epoch + 1, int(spec["epochs"]), total / max(1, len(mine)), time.perf_counter() - started)
-            save_checkpoint(checkpoint, model, optimizer, epoch, {"spec": {k: v for k, v in spec.items() if k not in ("archives", "ground_truth", "self_pair_videos")}})
-        barrier(context)
-    if context.is_main:
-        model.eval()
-        export_torchscript(model.cpu(), spec["torchscript"], example=torch.zeros(1, 3, size, size))
+    TASKS[spec["task"]](spec, context)
     finish(context)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 
 import numpy as np
 import pandas as pd
@@ -13,9 +12,10 @@ from matplotlib.figure import Figure  # a bare Figure: no pyplot state, no GUI b
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
 from video_similarity.descriptors import Descriptors, validate_submission
-from video_similarity.embeddings import drop_near_duplicates, extract, project, score_normalized, select
+from video_similarity.embeddings import drop_near_duplicates, project, score_normalized, select
+from video_similarity.extraction import archive_videos, extract
+from video_similarity.metrics.vsc import evaluate, ground_truth_pairs, micro_average_precision, precision_recall_curve
 from video_similarity.pipelines.pca.nodes import fit_descriptor_pca
-from video_similarity.metrics.vsc import ground_truth_pairs, knn_candidates, micro_average_precision, precision_recall_curve
 
 log = logging.getLogger(__name__)
 
@@ -44,18 +44,13 @@ def _baseline_submission(frames: Descriptors, video_index: pd.DataFrame, params:
     return score_normalized(queries, refs, noise, float(params["beta"]))
 
 
-def pdq_baseline(frame_archives: FrameArchiveStore, video_index: pd.DataFrame, params: dict) -> tuple[Descriptors, Descriptors]:
-    """PDQ perceptual hashes, one per second, bits as +-1."""
-    from video_similarity.baselines.pdq import pdq_archive
-
-    ids, stamps, feats = [], [], []
-    for video_id in _evaluated_archives(frame_archives, video_index, params):
-        with frame_archives.open(video_id) as archive:
-            timestamps, features = pdq_archive(archive)
-        ids += [video_id] * len(features)
-        stamps.append(timestamps)
-        feats.append(features)
-    frames = Descriptors(np.asarray(ids), np.concatenate(stamps), np.concatenate(feats).astype(np.float32))
+def pdq_baseline(
+    frame_archives: FrameArchiveStore, video_index: pd.DataFrame, embedding_dir: Directory, params: dict, launch_params: dict
+) -> tuple[Descriptors, Descriptors]:
+    """PDQ perceptual hashes, one per second (the registry's ``pdq`` encoder through the one extraction worker)."""
+    videos = archive_videos(_evaluated_archives(frame_archives, video_index, params))
+    entry = {"pdq": {"builder": "pdq", "weights_path": None, "seed": 0, "whitening_path": None, "options": {}}}
+    frames = extract(entry, videos, embedding_dir.path, launch_params, int(params["batch_size"]), merge_job="pdq")["pdq"]
     return _baseline_submission(frames, video_index, params)
 
 
@@ -74,10 +69,9 @@ def untrained_baseline(
     """
     pca_refs = frame_archives.archives(video_index, pca_params["split"], "reference")
     wanted = {**_evaluated_archives(frame_archives, video_index, params), **pca_refs}
-    # every setting that changes the embeddings is in the name: per-video embeddings are cached by it
-    name = f"untrained-{baseline['backbone']}-d{baseline['dim']}-s{baseline['seed']}-{baseline['image_size']}px"
-    model = {name: {"backbone": baseline["backbone"], "dim": int(baseline["dim"]), "seed": int(baseline["seed"])}}
-    frames = extract(model, wanted, embedding_dir.path, "untrained", int(baseline["image_size"]), int(params["batch_size"]), launch_params)[name]
+    entry = {"untrained": {"builder": baseline["backbone"], "weights_path": None, "seed": int(baseline["seed"]), "whitening_path": None,
+                           "options": {"dim": int(baseline["dim"]), "input_size": int(baseline["image_size"])}}}
+    frames = extract(entry, archive_videos(wanted), embedding_dir.path, launch_params, int(params["batch_size"]), merge_job="untrained")["untrained"]
     pca = fit_descriptor_pca(select(frames, pca_refs).features, pca_params)
     return _baseline_submission(project(frames, pca), video_index, params)
 
@@ -90,24 +84,9 @@ def _durations(video_index: pd.DataFrame, split: str, role: str) -> dict[str, fl
 def score_submission(
     query: Descriptors, reference: Descriptors, positives: set, video_index: pd.DataFrame, split: str
 ) -> tuple[dict, pd.DataFrame]:
-    """Validate by the challenge's rules, then uAP exactly as the official evaluator."""
+    """Validate by the challenge's rules, then score with the library's evaluator (the command line's code)."""
     validate_submission(query, reference, _durations(video_index, split, "query"), _durations(video_index, split, "reference"))
-    started = time.perf_counter()
-    candidates = knn_candidates(query, reference)
-    search_seconds = time.perf_counter() - started
-    uap = micro_average_precision(candidates, positives)
-    hits = sum((q, r) in positives for q, r in zip(candidates["query_id"], candidates["ref_id"]))
-    metrics = {
-        "uAP": round(float(uap), 6),
-        "query_descriptors": int(len(query.features)),
-        "reference_descriptors": int(len(reference.features)),
-        "dim": int(query.features.shape[1]),
-        "candidates": int(len(candidates)),
-        "positives": len(positives),
-        "positives_retrieved": int(hits),
-        "search_seconds": round(search_seconds, 3),
-    }
-    return metrics, candidates
+    return evaluate(query, reference, positives, return_candidates=True)
 
 
 def _edit_breakdown(candidates: pd.DataFrame, positives: set, query_edits: pd.DataFrame, split: str) -> list[dict]:

@@ -8,7 +8,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 pdq_baseline,
-                ["frame_archives", "video_index", "params:inference"],
+                ["frame_archives", "video_index", "embedding_store", "params:inference", "params:launch"],
                 ["pdq_query_descriptors", "pdq_reference_descriptors"],
                 name="pdq_baseline",
             ),

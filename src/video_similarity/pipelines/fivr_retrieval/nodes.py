@@ -7,6 +7,7 @@ manifests naming the files the jobs wrote.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -18,8 +19,11 @@ import pandas as pd
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
 from video_similarity.launch import LaunchConfig, launch
-from video_similarity.models.encoders import EncoderConfig, parse_encoders
-from video_similarity.retrieval.features import failures, load_features, reset_if_changed
+from video_similarity.cache import STAMP, input_key, open_stamped
+from video_similarity.extraction import encoder_stamp, extract, failures
+from video_similarity.models.registry import parse_encoders
+from video_similarity.pipelines.fivr_retrieval.params import RetrievalParams, VideoEncoderParams
+from video_similarity.retrieval.features import load_features
 
 log = logging.getLogger(__name__)
 
@@ -57,99 +61,81 @@ def _usable_videos(video_index: pd.DataFrame, store: FrameArchiveStore, splits: 
     return {v: {"archive": str(store.path(v)), "video": p} for v, p in zip(rows["video_id"], rows["path"]) if v in usable}
 
 
-def _job_entry(config: EncoderConfig, weights: dict[str, str], whitening: dict | None) -> dict:
-    if config.weights and config.weights not in weights:
-        raise ValueError(f"encoder {config.name}: weights {config.weights!r} is not in the catalog entry pretrained_weights ({sorted(weights)})")
-    entry = {"builder": config.builder, "weights_path": weights.get(config.weights) if config.weights else None, "seed": config.seed, "options": config.options}
-    if config.whitening:
-        entry["whitening_path"] = (whitening or {}).get(config.name)
-    return entry
-
-
-def _settings(entry: dict, preprocess: dict) -> dict:
-    """What an encoder's features depend on (a change recomputes them)."""
-    stamp = dict(entry)
-    for key in ("weights_path", "whitening_path"):
-        path = stamp.get(key)
-        stamp[key] = {"path": path, "mtime_ns": Path(path).stat().st_mtime_ns} if path else None
-    stamp["frames"] = {"fps": preprocess.get("fps", 1.0), "short_side": preprocess.get("short_side")}
-    return stamp
+def _videos_digest(videos: dict[str, dict]) -> str:
+    """One digest of the inputs of many videos (their frame archives), for a stamp."""
+    keys = json.dumps({v: input_key(info["archive"]) for v, info in sorted(videos.items())})
+    return hashlib.sha256(keys.encode()).hexdigest()
 
 
 def fit_whitening(
-    video_index: pd.DataFrame, store: FrameArchiveStore, retrieval: dict, preprocess: dict, launch_params: dict,
+    video_index: pd.DataFrame, store: FrameArchiveStore, retrieval: dict, launch_params: dict,
     pretrained_weights: dict[str, str], folder: Directory,
 ) -> dict:
     """PCA whitening for every encoder with ``whitening:``, fitted on database frames; {encoder: npz path}."""
     from video_similarity.models.frame_encoders import fit_whitening as fit
 
-    configs = [c for c in parse_encoders(retrieval.get("encoders")) if c.whitening]
     fitted = {}
-    for config in configs:
+    for config in (c for c in parse_encoders(retrieval.get("encoders")) if c.whitening):
         fit_on = str(config.whitening.get("fit_on", "database"))
         rows = video_index[video_index["role"] == fit_on] if fit_on != "all" else video_index
         videos = _usable_videos(rows, store, ("eval", "train"))
-        entry = _job_entry(config, pretrained_weights, None)
-        settings = {"encoder": _settings(entry, preprocess), "whitening": config.whitening, "videos": sorted(videos)}
-        target = folder.path / f"{config.name}.npz"
-        stamp = folder.path / f"{config.name}.settings.json"
-        if target.is_file() and stamp.is_file() and json.loads(stamp.read_text()) == json.loads(json.dumps(settings, default=str)):
+        if not videos:
+            raise ValueError(f"encoder {config.name}: no {fit_on} videos with frames to fit whitening on")
+        entry = config.resolved(pretrained_weights).job_entry()
+        target_dir = folder.path / config.name
+        target = target_dir / "whitening.npz"
+        stamp = {"encoder": encoder_stamp(entry), "whitening": config.whitening, "videos": _videos_digest(videos)}
+        if open_stamped(target_dir, stamp) and target.is_file():
             log.info("Whitening of %s is current (%s)", config.name, target)
             fitted[config.name] = str(target)
             continue
-        if not videos:
-            raise ValueError(f"encoder {config.name}: no {fit_on} videos with frames to fit whitening on")
-        sample_dir = folder.path / f"{config.name}_sample"
-        shutil.rmtree(sample_dir, ignore_errors=True)
+        sample_dir = target_dir / "sample"
         spec = {
             "encoders": {config.name: entry}, "videos": videos,
-            "whitening_sample": {config.name: {"max_frames": int(config.whitening.get("max_frames", 5000)), "output_dir": str(sample_dir)}},
+            "sample_regions": {config.name: {"max_frames": int(config.whitening.get("max_frames", 5000)), "output_dir": str(sample_dir)}},
         }
-        launch("video_similarity.workers.encode", spec, LaunchConfig.from_params(launch_params), workdir=folder.path / "jobs")
+        launch("video_similarity.workers.extract", spec, LaunchConfig.from_params(launch_params), workdir=target_dir / "jobs")
         vectors = np.concatenate([np.load(p) for p in sorted(sample_dir.glob("rank*.npy"))])
         log.info("Fitting %s whitening on %d vectors of %d %s videos", config.name, len(vectors), len(videos), fit_on)
         fit(vectors, config.whitening.get("dims")).save(target)
-        stamp.write_text(json.dumps(settings, default=str))
         shutil.rmtree(sample_dir, ignore_errors=True)
         fitted[config.name] = str(target)
     return fitted
 
 
 def extract_features(
-    video_index: pd.DataFrame, store: FrameArchiveStore, retrieval: dict, preprocess: dict, launch_params: dict,
+    video_index: pd.DataFrame, store: FrameArchiveStore, retrieval: dict, launch_params: dict,
     pretrained_weights: dict[str, str], whitening: Directory, features: Directory,
 ) -> dict:
     """Every encoder over the evaluated videos in one torchrun job; the base encoder over the training videos in a second."""
     configs = parse_encoders(retrieval.get("encoders"))
     if not configs:
         raise ValueError("retrieval.encoders is empty: name at least one encoder")
-    video_encoder = retrieval.get("video_encoder") or {}
-    train_base = video_encoder.get("base_encoder") if video_encoder.get("enabled", False) else None
+    video_encoder = VideoEncoderParams.from_params(retrieval.get("video_encoder"))
+    train_base = video_encoder.base_encoder if video_encoder.enabled else None
+    fitted = whitening.manifest or {}
     entries, manifest = {}, {}
     for config in configs:
-        entry = _job_entry(config, pretrained_weights, whitening.manifest or {})
-        if config.whitening and not entry.get("whitening_path"):
+        if config.whitening and not fitted.get(config.name):
             raise ValueError(f"encoder {config.name}: its whitening was not fitted")
-        reset_if_changed(features.path / config.name, _settings(entry, preprocess))
-        entries[config.name] = entry
+        entries[config.name] = config.resolved(pretrained_weights).job_entry(fitted.get(config.name) if config.whitening else None)
         manifest[config.name] = {
             "folder": str(features.path / config.name), "builder": config.builder,
             "weights": "n/a (perceptual hash)" if config.builder == "pdq" else config.weights or f"none (random init, seed {config.seed})",
             "whitened": bool(config.whitening), "options": config.options,
         }
-    eval_videos = _usable_videos(video_index, store, ("eval",))
-    spec = {"encoders": entries, "videos": eval_videos, "output_dir": str(features.path), "batch_size": int(retrieval.get("batch_size", 16))}
-    config = LaunchConfig.from_params(launch_params)
-    launch("video_similarity.workers.encode", spec, config, workdir=features.path / "jobs")
+    batch_size = RetrievalParams.from_params(retrieval).batch_size
+    extract(entries, _usable_videos(video_index, store, ("eval",)), features.path, launch_params, batch_size)
+    failed = {name: failures(features.path / name) for name in entries}
     if train_base:
         if train_base not in entries:
             raise ValueError(f"retrieval.video_encoder.base_encoder {train_base!r} is not among retrieval.encoders")
         train_videos = _usable_videos(video_index, store, ("train",))
         if train_videos:
-            spec = {**spec, "encoders": {train_base: entries[train_base]}, "videos": train_videos}
-            launch("video_similarity.workers.encode", spec, config, workdir=features.path / "jobs")
+            extract({train_base: entries[train_base]}, train_videos, features.path, launch_params, batch_size)
+            failed[train_base].update(failures(features.path / train_base))
     for name, entry in manifest.items():
-        entry["failed"] = failures(Path(entry["folder"]))
+        entry["failed"] = failed[name]
     return manifest
 
 
@@ -157,70 +143,59 @@ def train_video_encoder(
     video_index: pd.DataFrame, feature_dir: Directory, ground_truth: dict, retrieval: dict, launch_params: dict, folder: Directory,
 ) -> dict:
     """Train the transformer video encoder (notes' Model #2) on frame features of the training videos."""
-    params = dict(retrieval.get("video_encoder") or {})
+    params = VideoEncoderParams.from_params(retrieval.get("video_encoder"))
     features = feature_dir.manifest or {}
-    if not params.get("enabled", False):
+    if not params.enabled:
         return {"enabled": False}
-    base = params["base_encoder"]
+    base = params.base_encoder
     train_ids = video_index.loc[video_index["split"] == "train", "video_id"].tolist()
     source = "training videos"
     if not train_ids:  # no training split (e.g. FIVR alone): self-supervised on the database
         train_ids = video_index.loc[video_index["role"] == "database", "video_id"].tolist()
         source = "database videos (no training split given; self-supervised, transductive)"
-    feats, _ = load_features(features[base]["folder"], train_ids)
-    labels = tuple(params.get("positive_labels", ("ND", "DS")))
+    base_folder = Path(features[base]["folder"])
+    feats, _ = load_features(base_folder, train_ids)
+    if not feats:
+        raise ValueError(f"no {base} features of training videos to train the video encoder on")
     pairs = [
         [q, v]
         for q, by_label in (ground_truth.get("train_annotation") or {}).items()
-        for label in labels
+        for label in params.positive_labels
         for v in by_label.get(label, [])
         if q in feats and v in feats and v != q
     ]
-    settings = {k: v for k, v in params.items() if k != "enabled"}
-    checkpoint = folder.path / "video_transformer.pt"
-    stamp = folder.path / "video_transformer.settings.json"
-    wanted = {"settings": settings, "videos": sorted(feats), "pairs": len(pairs), "base": features[base].get("weights")}
-    if stamp.is_file() and json.loads(stamp.read_text()) != json.loads(json.dumps(wanted, default=str)):
-        checkpoint.unlink(missing_ok=True)
-        (folder.path / "video_transformer.last.pt").unlink(missing_ok=True)
-    stamp.write_text(json.dumps(wanted, default=str))
-    if not feats:
-        raise ValueError(f"no {base} features of training videos to train the video encoder on")
-    spec = {
-        "features": {v: str(Path(features[base]["folder"]) / f"{v}.npy") for v in feats},
-        "pairs": pairs, "checkpoint": str(checkpoint), **settings,
-    }
+    items = {v: str(base_folder / f"{v}.npz") for v in feats}
+    stamp = {"settings": params.training_settings(), "base": json.loads((base_folder / STAMP).read_text()),
+             "inputs": hashlib.sha256(json.dumps({v: input_key(p) for v, p in sorted(items.items())}).encode()).hexdigest(), "pairs": pairs}
+    open_stamped(folder.path, stamp)
+    checkpoint = folder.path / "video_transformer.ckpt"
+    spec = {"task": "video_transformer", "features": items, "pairs": pairs, "checkpoint": str(checkpoint), **params.training_settings()}
     log.info("Training the video encoder on %d %s (%d annotated positive pairs)", len(feats), source, len(pairs))
-    launch("video_similarity.workers.train_video_encoder", spec, LaunchConfig.from_params(launch_params), workdir=folder.path / "jobs")
+    launch("video_similarity.workers.train", spec, LaunchConfig.from_params(launch_params), workdir=folder.path / "jobs")
     return {"enabled": True, "checkpoint": str(checkpoint), "base_encoder": base, "trained_on": source,
-            "n_videos": len(feats), "n_pairs": len(pairs), "settings": settings}
+            "n_videos": len(feats), "n_pairs": len(pairs), "settings": params.training_settings(), "name": params.name}
 
 
-def encode_with_video_encoder(video_index: pd.DataFrame, feature_dir: Directory, encoder_dir: Directory) -> dict:
-    """Per-frame outputs of the trained video encoder for the evaluated videos (cheap: runs in-process)."""
+def encode_with_video_encoder(
+    video_index: pd.DataFrame, feature_dir: Directory, encoder_dir: Directory, output: Directory, retrieval: dict, launch_params: dict,
+) -> dict:
+    """Per-frame outputs of the trained video encoder for the evaluated videos, through the one extraction worker."""
     features, video_encoder = feature_dir.manifest or {}, encoder_dir.manifest or {}
     if not video_encoder.get("enabled"):
         return dict(features)
-    from video_similarity.models.video_transformer import encode_video, load_video_transformer
-
-    model = load_video_transformer(video_encoder["checkpoint"])
     base = features[video_encoder["base_encoder"]]
-    name = str(video_encoder["settings"].get("name", "video_transformer"))
-    out = feature_dir.path / name
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    name = video_encoder["name"]
+    entry = {"builder": "video_transformer", "weights_path": video_encoder["checkpoint"], "seed": 0, "whitening_path": None,
+             "options": {}, "input_features": base["folder"]}
     eval_ids = video_index.loc[video_index["split"] == "eval", "video_id"].tolist()
-    frames, _ = load_features(base["folder"], eval_ids)
-    for video_id, x in frames.items():
-        target = out / f"{video_id}.npy"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        np.save(target, encode_video(model, x).astype(np.float32))
+    available, _ = load_features(base["folder"], eval_ids)
+    videos = {v: {"archive": None, "video": None} for v in eval_ids if v in available}
+    extract({name: entry}, videos, output.path, launch_params, RetrievalParams.from_params(retrieval).batch_size)
     manifest = dict(features)
     manifest[name] = {
-        "folder": str(out), "builder": f"video_transformer over {video_encoder['base_encoder']}",
+        "folder": str(output.path / name), "builder": f"video_transformer over {video_encoder['base_encoder']}",
         "weights": f"trained here on {video_encoder['n_videos']} {video_encoder['trained_on']}",
-        "whitened": False, "options": {}, "failed": {},
+        "whitened": False, "options": {}, "failed": failures(output.path / name),
     }
     return manifest
 

@@ -31,14 +31,14 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 fit_whitening,
-                ["retrieval_video_index", "retrieval_frame_archives", "params:retrieval", "params:preprocess", "params:launch",
+                ["retrieval_video_index", "retrieval_frame_archives", "params:retrieval", "params:launch",
                  "pretrained_weights", "retrieval_whitening_store"],
                 "retrieval_whitening",
                 name="fit_whitening",
             ),
             node(
                 extract_features,
-                ["retrieval_video_index", "retrieval_frame_archives", "params:retrieval", "params:preprocess", "params:launch",
+                ["retrieval_video_index", "retrieval_frame_archives", "params:retrieval", "params:launch",
                  "pretrained_weights", "retrieval_whitening", "retrieval_feature_store"],
                 "retrieval_features",
                 name="extract_retrieval_features",
@@ -52,7 +52,7 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
             node(
                 encode_with_video_encoder,
-                ["retrieval_video_index", "retrieval_features", "video_encoder"],
+                ["retrieval_video_index", "retrieval_features", "video_encoder", "video_encoder_features", "params:retrieval", "params:launch"],
                 "retrieval_feature_manifest",
                 name="encode_with_video_encoder",
             ),

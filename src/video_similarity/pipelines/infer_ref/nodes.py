@@ -21,6 +21,11 @@ def infer_references(
     launch_params: dict,
 ) -> tuple[Descriptors, Descriptors]:
     """One descriptor per second of every reference of ``params.split`` and of ``params.noise_split``."""
+    if params["noise_split"] == params["split"]:
+        raise ValueError(
+            f"inference.noise_split is {params['split']!r}, the evaluated split itself: the noise bank must come from "
+            "another split's references (the official baseline refuses an overlapping noise bank)"
+        )
     refs = frame_archives.archives(video_index, params["split"], "reference")
     noise = frame_archives.archives(video_index, params["noise_split"], "reference")
     if not refs or not noise:

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 
 import pandas as pd
 
+from video_similarity.cache import file_digest, input_key, open_stamped
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
 from video_similarity.launch import LaunchConfig, launch
+from video_similarity.pipelines.train_ensemble.params import TrainEnsembleParams
 
 log = logging.getLogger(__name__)
-
-MODEL_KEYS = ("backbone", "dim", "epochs", "batch_size", "lr", "seed", "weights")
-
-
-def _model_spec(model: dict, defaults: dict) -> dict:
-    unknown = sorted(set(model) - set(MODEL_KEYS) - {"name"})
-    if unknown:
-        raise ValueError(f"train_ensemble model {model.get('name')!r}: unknown key(s) {unknown}; known: {list(MODEL_KEYS)}")
-    return {**{k: defaults[k] for k in MODEL_KEYS if k in defaults}, **model}
 
 
 def train_ensemble(
@@ -35,39 +29,39 @@ def train_ensemble(
 ) -> dict:
     """Train the models listed in ``params.models``; returns the manifest of TorchScript files.
 
-    Each model's files are named by a digest of its settings, so changing a
-    setting trains a new model while an interrupted job resumes its checkpoint.
+    Each member has its own folder, stamped (the one cache rule) with its
+    settings, its starting weights and its training data: a change trains it
+    again, an interrupted job resumes its checkpoint, a finished one is reused.
     """
-    split = params["split"]
-    archives = frame_archives.archives(video_index, split)
+    config = TrainEnsembleParams.from_params(params)
+    members = config.members()
+    archives = frame_archives.archives(video_index, config.split)
     if not archives:
-        raise ValueError(f"train_ensemble: no frame archives for split {split!r}; run preprocess first")
-    gt = matching_ground_truth[matching_ground_truth["split"] == split]
+        raise ValueError(f"train_ensemble: no frame archives for split {config.split!r}; run preprocess first")
+    gt = matching_ground_truth[matching_ground_truth["split"] == config.split]
     ground_truth = gt[["query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end"]].values.tolist()
-    defaults = {k: v for k, v in params.items() if k in MODEL_KEYS}
-    manifest = {"image_size": int(params["image_size"]), "models": {}}
-    for model in params["models"]:
-        settings = _model_spec(model, defaults)
-        weights = settings.get("weights")
-        if weights and weights not in pretrained_weights:
-            raise ValueError(f"model {model['name']}: weights {weights!r} is not in the catalog entry pretrained_weights ({sorted(pretrained_weights)})")
-        common = {k: params[k] for k in ("image_size", "tau", "koleo_weight", "weight_decay", "synthetic_pairs")}
-        digest = hashlib.sha256(json.dumps({**settings, **common, "split": split}, sort_keys=True).encode()).hexdigest()[:10]
-        name = f"{model['name']}-{digest}"
+    data = hashlib.sha256(json.dumps({v: input_key(p) for v, p in archives.items()}).encode() + json.dumps(ground_truth).encode()).hexdigest()
+    manifest = {"image_size": config.image_size, "models": {}}
+    for member in members:
+        if member.weights and member.weights not in pretrained_weights:
+            raise ValueError(f"model {member.name}: weights {member.weights!r} is not in the catalog entry pretrained_weights ({sorted(pretrained_weights)})")
+        weights_path = pretrained_weights.get(member.weights) if member.weights else None
+        folder = model_dir.path / member.name
+        settings = {**dataclasses.asdict(member), **config.common(), "split": config.split}
+        open_stamped(folder, {"settings": settings, "data": data, "weights_sha256": file_digest(weights_path) if weights_path else None})
+        torchscript = folder / "model.pt"
         spec = {
-            "name": name,
-            **{k: settings[k] for k in MODEL_KEYS if k != "weights"},
-            **common,
-            "weights_path": pretrained_weights.get(weights) if weights else None,
+            "task": "descriptor", **settings,
+            "weights_path": weights_path,
             "archives": archives,
             "ground_truth": ground_truth,
             "self_pair_videos": list(archives),
-            "checkpoint": str(model_dir / f"{name}.ckpt"),
-            "torchscript": str(model_dir / f"{name}.pt"),
+            "checkpoint": str(folder / "model.ckpt"),
+            "torchscript": str(torchscript),
         }
-        if (model_dir / f"{name}.pt").is_file():
-            log.info("Model %s is already trained (%s)", name, spec["torchscript"])
+        if torchscript.is_file():
+            log.info("Model %s is already trained (%s)", member.name, torchscript)
         else:
-            launch("video_similarity.workers.train", spec, LaunchConfig.from_params(launch_params), workdir=model_dir / "jobs")
-        manifest["models"][name] = {"torchscript": spec["torchscript"], "backbone": settings["backbone"], "dim": settings["dim"]}
+            launch("video_similarity.workers.train", spec, LaunchConfig.from_params(launch_params), workdir=folder / "jobs")
+        manifest["models"][member.name] = {"torchscript": str(torchscript), "backbone": member.backbone, "dim": member.dim}
     return manifest

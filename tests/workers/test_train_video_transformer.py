@@ -1,4 +1,4 @@
-"""The video-transformer trainer under torchrun: checkpoint that rebuilds alone, resume, 2 gloo processes (DDP)."""
+"""The training entry's video_transformer task under torchrun: checkpoint that rebuilds alone, resume, 2 gloo processes (DDP)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from video_similarity.cache import write_item
 from video_similarity.launch import LaunchConfig, launch
 from video_similarity.models.video_transformer import encode_video, load_video_transformer
 
-WORKER = "video_similarity.workers.train_video_encoder"
+WORKER = "video_similarity.workers.train"
 # One thread per worker: on a small, busy CI box OpenMP threads spin against each other (X3D runs ~100x slower).
 ONE = LaunchConfig(nproc_per_node=1, backend="gloo", device="cpu", threads_per_process=1)
 TWO = LaunchConfig(nproc_per_node=2, backend="gloo", device="cpu", threads_per_process=1)
@@ -18,23 +19,26 @@ DIM = 16
 
 @pytest.fixture(scope="module")
 def features(tmp_path_factory):
-    """12 'videos' of 5..20 unit frame-feature rows (D = 16), saved as .npy files."""
+    """12 'videos' of 5..20 unit frame-feature rows (D = 16), as an encoder's cache items."""
     root = tmp_path_factory.mktemp("frame_features")
     rng = np.random.default_rng(0)
     paths = {}
     for i, length in enumerate(rng.integers(5, 21, size=12)):
         x = rng.normal(size=(int(length), DIM)).astype(np.float32)
         x /= np.linalg.norm(x, axis=1, keepdims=True)
-        paths[f"V{i:02d}"] = str(root / f"V{i:02d}.npy")
-        np.save(paths[f"V{i:02d}"], x)
+        paths[f"V{i:02d}"] = str(write_item(root, f"V{i:02d}", "key", features=x, timestamps=np.zeros((len(x), 2))))
     return paths
+
+
+def frames_of(path):
+    return np.load(path)["features"]
 
 
 def make_spec(features, checkpoint, **overrides):
     spec = {
-        "features": features, "pairs": [["V00", "V01"], ["V02", "V03"], ["V04", "V05"], ["V06", "V99"]],
-        "dim": DIM, "depth": 1, "heads": 2, "max_len": 8, "dropout": 0.1,
-        "epochs": 2, "batch_size": 4, "crop": 4, "lr": 1e-3, "seed": 0, "checkpoint": str(checkpoint),
+        "task": "video_transformer", "features": features, "pairs": [["V00", "V01"], ["V02", "V03"], ["V04", "V05"], ["V06", "V99"]],
+        "dim": DIM, "depth": 1, "heads": 2, "max_len": 8, "dropout": 0.1, "epochs": 2, "batch_size": 4, "lr": 1e-3,
+        "weight_decay": 1e-4, "tau": 0.07, "crop": 4, "noise": 0.05, "frame_drop": 0.1, "seed": 0, "checkpoint": str(checkpoint),
     }
     return {**spec, **overrides}
 
@@ -47,7 +51,7 @@ def state_of(path):
 def trained(features, tmp_path_factory):
     """One finished single-process run of 2 epochs."""
     root = tmp_path_factory.mktemp("video_encoder")
-    spec = make_spec(features, root / "video_transformer.pt")
+    spec = make_spec(features, root / "video_transformer.ckpt")
     launch(WORKER, spec, ONE, workdir=root / "jobs")
     return spec
 
@@ -56,10 +60,10 @@ def test_the_checkpoint_rebuilds_a_model_that_encodes_frame_features(trained):
     checkpoint = trained["checkpoint"]
     state = state_of(checkpoint)
     assert state["config"]["input_dim"] == DIM and state["config"]["dim"] == DIM and state["config"]["max_len"] == 8
-    assert state["extra"] == {"epochs": 2}
+    assert state["kind"] == "video_transformer" and state["format"] == 3 and state["epoch"] == 2 and state["optimizer"] is not None
     model = load_video_transformer(checkpoint)
     assert model.config["input_dim"] == DIM and not model.training
-    frames = np.load(trained["features"]["V00"])
+    frames = frames_of(trained["features"]["V00"])
     for x in (frames, np.concatenate([frames, frames, frames])[:20]):  # one window, and > max_len (windows of 8)
         out = encode_video(model, x)
         assert out.dtype == np.float32 and out.shape == (len(x), DIM)
@@ -71,76 +75,65 @@ def test_the_checkpoint_rebuilds_a_model_that_encodes_frame_features(trained):
     start = VideoTransformer(**state["config"]).state_dict()
     assert not torch.allclose(start["input_proj.weight"], state["state_dict"]["input_proj.weight"])
     assert start["context_gate"] == 0 and state["state_dict"]["context_gate"] != 0  # the transformer branch opened
-    # the final checkpoint holds the last epoch's weights
-    last = state_of(checkpoint.replace(".pt", ".last.pt"))
-    assert last["extra"]["epoch"] == 1
-    for key, value in state["state_dict"].items():
-        torch.testing.assert_close(value, last["state_dict"][key], rtol=0, atol=0)
 
 
 def test_a_finished_run_resumes_to_nothing_and_a_longer_one_trains_only_the_new_epoch(trained, tmp_path, caplog):
     import shutil
 
-    checkpoint = tmp_path / "video_transformer.pt"
-    last = tmp_path / "video_transformer.last.pt"
+    checkpoint = tmp_path / "video_transformer.ckpt"
     shutil.copy2(trained["checkpoint"], checkpoint)
-    shutil.copy2(trained["checkpoint"].replace(".pt", ".last.pt"), last)
     spec = {**trained, "checkpoint": str(checkpoint)}
     before = state_of(checkpoint)["state_dict"]
-    last_stamp = last.stat().st_mtime_ns
+    stamp = checkpoint.stat().st_mtime_ns
 
     caplog.set_level("INFO")
     launch(WORKER, spec, ONE, workdir=tmp_path / "jobs")
     assert "Resuming" in caplog.text and "epoch 1/2" not in caplog.text and "epoch 2/2" not in caplog.text
-    assert last.stat().st_mtime_ns == last_stamp  # no epoch ran, so no epoch checkpoint was written
-    assert state_of(last)["extra"]["epoch"] == 1
+    assert checkpoint.stat().st_mtime_ns == stamp  # no epoch ran, so no checkpoint was written
     after = state_of(checkpoint)
-    assert after["extra"] == {"epochs": 2}
+    assert after["epoch"] == 2
     for key, value in before.items():
         torch.testing.assert_close(after["state_dict"][key], value, rtol=0, atol=0)
 
     caplog.clear()
     launch(WORKER, {**spec, "epochs": 3}, ONE, workdir=tmp_path / "jobs")
     assert "Resuming" in caplog.text and "epoch 3/3" in caplog.text and "epoch 2/3" not in caplog.text
-    assert state_of(last)["extra"]["epoch"] == 2
     third = state_of(checkpoint)
-    assert third["extra"] == {"epochs": 3}
+    assert third["epoch"] == 3
     assert not torch.allclose(third["state_dict"]["input_proj.weight"], before["input_proj.weight"])
 
 
-def test_an_epoch_checkpoint_of_an_older_format_is_not_resumed(trained, tmp_path, caplog):
-    import shutil
-
-    last = tmp_path / "video_transformer.last.pt"
-    shutil.copy2(trained["checkpoint"].replace(".pt", ".last.pt"), last)
-    old = state_of(last)
-    old["format"] = 1
+def test_a_checkpoint_of_an_older_format_is_not_resumed(trained, tmp_path, caplog):
+    checkpoint = tmp_path / "video_transformer.ckpt"
+    old = state_of(trained["checkpoint"])
+    old["format"] = 2
     del old["state_dict"]["context_gate"]
-    torch.save(old, last)
+    torch.save(old, checkpoint)
 
     caplog.set_level("INFO")
-    launch(WORKER, {**trained, "checkpoint": str(tmp_path / "video_transformer.pt")}, ONE, workdir=tmp_path / "jobs")
-    assert "Resuming" not in caplog.text and "epoch 1/2" in caplog.text and "epoch 2/2" in caplog.text
-    assert state_of(last)["format"] == 2 and "context_gate" in state_of(last)["state_dict"]
-    load_video_transformer(tmp_path / "video_transformer.pt")
+    launch(WORKER, {**trained, "checkpoint": str(checkpoint)}, ONE, workdir=tmp_path / "jobs")
+    assert "Resuming" not in caplog.text and "format 2" in caplog.text and "retrain it" in caplog.text
+    assert "epoch 1/2" in caplog.text and "epoch 2/2" in caplog.text
+    assert state_of(checkpoint)["format"] == 3 and "context_gate" in state_of(checkpoint)["state_dict"]
+    load_video_transformer(checkpoint)
 
 
 def test_two_gloo_processes_train_with_ddp(features, tmp_path, caplog):
     """The views are all-gathered every step, so both ranks' batches must have one size even when PairSampler's don't."""
     from video_similarity.training.augment import PairSampler
 
-    spec = make_spec(features, tmp_path / "unused.pt")
+    spec = make_spec(features, tmp_path / "unused.ckpt")
     pairs = [((v, 0), (v, 0)) for v in sorted(features)] + [((a, 0), (b, 0)) for a, b in spec["pairs"] if b in features]
     sizes = [len(b) for b in PairSampler(pairs, seed=0).batches(spec["batch_size"])]
     assert sizes[2] != sizes[3]  # epoch 0's second step pairs a batch of 4 (rank 0) with a shorter one (rank 1)
 
-    checkpoint = tmp_path / "video_transformer.pt"
+    checkpoint = tmp_path / "video_transformer.ckpt"
     caplog.set_level("INFO")
     launch(WORKER, make_spec(features, checkpoint), TWO, workdir=tmp_path / "jobs")
     assert "2 process(es)" in caplog.text and "epoch 2/2" in caplog.text
-    assert state_of(checkpoint.with_suffix(".last.pt"))["extra"]["epoch"] == 1
+    assert state_of(checkpoint)["epoch"] == 2
     model = load_video_transformer(checkpoint)
-    out = encode_video(model, np.load(features["V03"]))
-    assert out.shape == (len(np.load(features["V03"])), DIM)
+    out = encode_video(model, frames_of(features["V03"]))
+    assert out.shape == (len(frames_of(features["V03"])), DIM)
     assert np.isfinite(out).all()
     np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)

@@ -1,0 +1,71 @@
+"""Node side of the one extraction worker: stamp each encoder's cache folder, launch, read back.
+
+Every track extracts through here: the VSC ensemble's references and queries,
+its baselines (PDQ, the untrained backbone), the retrieval zoo and the video
+encoder's outputs. :func:`encoder_stamp` is the encoder half of the one cache
+rule (:mod:`video_similarity.cache`): what the encoder is, with the digest of
+every file it loads; the per-video half is the worker's.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from video_similarity.cache import STAMP, file_digest, open_stamped
+from video_similarity.descriptors import Descriptors, load_descriptors
+from video_similarity.launch import LaunchConfig, launch
+
+WORKER = "video_similarity.workers.extract"
+
+
+def encoder_stamp(entry: dict) -> dict:
+    """The identity of an encoder's outputs: builder, options, seed and the digests of its files."""
+    stamp = {"builder": entry["builder"], "options": entry.get("options") or {}, "seed": int(entry.get("seed", 0))}
+    for key in ("weights_path", "whitening_path"):
+        if entry.get(key):
+            stamp[key.replace("_path", "_sha256")] = file_digest(entry[key])
+    if entry.get("input_features"):  # features of another encoder: its stamp is part of this one's
+        stamp["input_features"] = json.loads((Path(entry["input_features"]) / STAMP).read_text())
+    return stamp
+
+
+def failures(folder: str | Path) -> dict[str, str]:
+    """{video_id: error} recorded by the worker's ranks in one encoder's folder."""
+    failed: dict[str, str] = {}
+    for path in sorted(Path(folder).glob("failed_rank*.json")):
+        failed.update(json.loads(path.read_text()))
+    return failed
+
+
+def extract(
+    encoders: dict[str, dict],
+    videos: dict[str, dict],
+    cache_dir: str | Path,
+    launch_params: dict | None,
+    batch_size: int,
+    merge_job: str | None = None,
+) -> dict[str, Descriptors] | None:
+    """Features of ``videos`` ({id: {"archive", "video"}}) for every encoder (job entries), cached by the one rule.
+
+    With ``merge_job`` the per-video items are also merged, per encoder, into an
+    official-format descriptor file (frame encoders), returned as Descriptors.
+    """
+    cache_dir = Path(cache_dir)
+    for name, entry in encoders.items():
+        folder = cache_dir / name
+        open_stamped(folder, encoder_stamp(entry))
+        for stale in folder.glob("failed_rank*.json"):  # this job records its own
+            stale.unlink()
+    merge_dir = cache_dir / "merged" / merge_job if merge_job else None
+    spec = {"encoders": encoders, "videos": videos, "cache_dir": str(cache_dir), "batch_size": int(batch_size),
+            "merge_dir": str(merge_dir) if merge_dir else None}
+    launch(WORKER, spec, LaunchConfig.from_params(launch_params), workdir=cache_dir / "jobs")
+    if merge_dir is None:
+        return None
+    return {name: load_descriptors(merge_dir / f"{name}.npz") for name in encoders}
+
+
+def archive_videos(archives: dict[str, str]) -> dict[str, dict]:
+    """{video_id: archive path} -> the worker's video entries (frame encoders read archives only)."""
+    return {video_id: {"archive": path, "video": None} for video_id, path in archives.items()}

@@ -1,0 +1,69 @@
+"""The retrieval parameters (``params:retrieval``) with their defaults, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from video_similarity.params import as_dict, parse
+
+
+@dataclass(frozen=True)
+class VideoEncoderParams:
+    """``retrieval.video_encoder``: the notes' Model #2, a transformer over frame features."""
+
+    enabled: bool = True
+    name: str = "video_transformer"
+    base_encoder: str = "resnet50_avgpool"
+    positive_labels: tuple[str, ...] = ("ND", "DS")  # annotated pairs of training queries used as positives
+    dim: int = 256
+    depth: int = 2
+    heads: int = 4
+    max_len: int = 64
+    dropout: float = 0.1
+    epochs: int = 60
+    batch_size: int = 32  # videos per step (their views are the negatives)
+    lr: float = 3e-4
+    weight_decay: float = 1e-4
+    tau: float = 0.07
+    crop: int = 4  # frames per view
+    noise: float = 0.1  # norm of the Gaussian noise added to each (unit) frame feature
+    frame_drop: float = 0.1
+    seed: int = 0
+
+    @classmethod
+    def from_params(cls, params: dict | None) -> "VideoEncoderParams":
+        return parse(cls, params, "retrieval.video_encoder")
+
+    def training_settings(self) -> dict:
+        """What the training job needs (everything but the pipeline's own switches)."""
+        settings = as_dict(self)
+        for key in ("enabled", "name", "base_encoder", "positive_labels"):
+            settings.pop(key)
+        return settings
+
+
+@dataclass(frozen=True)
+class RetrievalParams:
+    """``params:retrieval``; the nested sections are parsed by their own types (encoders, demo, video encoder)."""
+
+    benchmark: str = "fivr"  # fivr | cc_web
+    source: str = "directory"  # demo | directory
+    root: str | None = None
+    video_dir: str = "videos"
+    subset: str = "demo"
+    subsets: dict | None = None
+    annotation: str | None = None
+    ground_truth: str | None = None
+    train: str | None = None
+    train_annotation: str | None = None
+    all_db: str = "all"  # all | available
+    workers: int | None = None
+    batch_size: int = 8  # frames or clips per forward pass in the extraction job
+    demo: dict | None = None
+    encoders: dict | None = None
+    similarity: dict | None = None
+    video_encoder: dict | None = None
+
+    @classmethod
+    def from_params(cls, params: dict | None) -> "RetrievalParams":
+        return parse(cls, params, "retrieval")

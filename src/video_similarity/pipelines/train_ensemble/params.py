@@ -1,0 +1,65 @@
+"""The ensemble's parameters (``params:train_ensemble``) with their defaults, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from video_similarity.params import parse
+
+
+@dataclass(frozen=True)
+class MemberParams:
+    """One trained member; the fields it leaves out come from the section's defaults."""
+
+    name: str
+    backbone: str
+    dim: int
+    epochs: int
+    batch_size: int  # positive pairs per process and step (the loss sees 2 x batch x processes)
+    lr: float
+    seed: int
+    weights: str | None = None  # a name in the catalog entry pretrained_weights
+
+
+#: Member fields a section may give a default for.
+MEMBER_DEFAULTS = ("dim", "epochs", "batch_size", "lr", "seed", "weights")
+
+
+@dataclass(frozen=True)
+class TrainEnsembleParams:
+    split: str = "train"  # frames and ground truth of this split train the models
+    image_size: int = 64  # model input (whole frame resized, no crop); conf/gpu: 224
+    tau: float = 0.05  # InfoNCE temperature
+    koleo_weight: float = 0.1
+    weight_decay: float = 1e-4
+    synthetic_pairs: int = 512  # procedurally rendered images added as self-pairs (distinct negatives)
+    dim: int = 256
+    epochs: int = 8
+    batch_size: int = 32
+    lr: float = 1e-4  # gentle: higher rates wash out what the random init already separates
+    seed: int = 0
+    weights: str | None = None
+    models: tuple = ()
+
+    @classmethod
+    def from_params(cls, params: dict | None) -> "TrainEnsembleParams":
+        return parse(cls, params, "train_ensemble")
+
+    def members(self) -> list[MemberParams]:
+        """Every ``models`` entry with the section's defaults filled in; unknown keys raise."""
+        known = [f.name for f in fields(MemberParams)]
+        out = []
+        for entry in self.models:
+            entry = dict(entry)
+            unknown = sorted(set(entry) - set(known))
+            if unknown:
+                raise ValueError(f"train_ensemble model {entry.get('name')!r}: unknown key(s) {unknown}; known: {known}")
+            if "name" not in entry or "backbone" not in entry:
+                raise ValueError(f"train_ensemble model {entry}: needs a name and a backbone")
+            defaults = {k: getattr(self, k) for k in MEMBER_DEFAULTS}
+            out.append(parse(MemberParams, {**defaults, **entry}, f"train_ensemble model {entry['name']!r}"))
+        return out
+
+    def common(self) -> dict:
+        """Settings every member's training shares."""
+        return {k: getattr(self, k) for k in ("image_size", "tau", "koleo_weight", "weight_decay", "synthetic_pairs")}
