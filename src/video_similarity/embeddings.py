@@ -52,27 +52,28 @@ def drop_near_duplicates(descriptors: Descriptors, threshold: float = 0.975) -> 
     return Descriptors(descriptors.video_ids[index], ends[index], descriptors.features[index])
 
 
-def member_entries(descriptor_models) -> dict[str, dict]:
-    """The trained ensemble's members as extraction entries: their TorchScript files through the registry.
+class NoProjection:
+    """The PCA stage for features that are used as they are (PDQ hashes): ``transform`` is the identity."""
 
-    ``descriptor_models`` is the catalog's model folder (its manifest lists the files).
-    """
-    manifest = descriptor_models.manifest
-    if not manifest or not manifest.get("models"):
-        raise ValueError(f"no trained descriptor models in {descriptor_models.path}: run the train_ensemble pipeline first")
-    size = int(manifest["image_size"])
-    return {
-        name: {"builder": "torchscript", "weights_path": entry["torchscript"], "seed": 0, "whitening_path": None,
-               "options": {"input": {"input_size": size, "normalized_output": True}}}
-        for name, entry in manifest["models"].items()
-    }
+    n_components_ = None
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        return features
+
+
+def members_of(ensemble_members: dict) -> dict[str, dict]:
+    """The extraction entries of an ensemble (``{"members": {name: entry}}``, the manifest train_ensemble writes)."""
+    members = (ensemble_members or {}).get("members")
+    if not members:
+        raise ValueError("the ensemble has no members: run the train_ensemble pipeline first")
+    return members
 
 
 def embed_with_ensemble(
-    descriptor_models, archives: dict[str, str], cache_dir: Path, job: str, batch_size: int, launch_params: dict | None
+    ensemble_members: dict, archives: dict[str, str], cache_dir: Path, job: str, batch_size: int, launch_params: dict | None
 ) -> Descriptors:
-    """The concatenated, per-model L2-normalised embeddings of the trained ensemble, one row per archived frame."""
-    per_model = extract(member_entries(descriptor_models), archive_videos(archives), cache_dir, launch_params, batch_size, merge_job=job)
+    """The concatenated, per-member L2-normalised embeddings of an ensemble, one row per archived frame."""
+    per_model = extract(members_of(ensemble_members), archive_videos(archives), cache_dir, launch_params, batch_size, merge_job=job)
     return ensemble(per_model)
 
 
@@ -82,9 +83,15 @@ def select(descriptors: Descriptors, video_ids) -> Descriptors:
     return Descriptors(descriptors.video_ids[mask], np.asarray(descriptors.timestamps)[mask], descriptors.features[mask])
 
 
-def score_normalized(query: Descriptors, reference: Descriptors, noise: Descriptors, beta: float) -> tuple[Descriptors, Descriptors]:
-    """Score normalisation (spec section 2) applied to descriptor files; ids and timestamps are kept."""
-    from video_similarity.search.score_norm import score_normalize
+def reference_submission(reference: Descriptors, noise: Descriptors) -> Descriptors:
+    """Score-normalised reference descriptors (spec section 2): they need only the noise bank."""
+    from video_similarity.search.score_norm import normalize_references
 
-    q, r = score_normalize(query.features, reference.features, noise.features, beta=beta)
-    return Descriptors(query.video_ids, query.timestamps, q), Descriptors(reference.video_ids, reference.timestamps, r)
+    return Descriptors(reference.video_ids, reference.timestamps, normalize_references(reference.features, noise.features))
+
+
+def query_submission(query: Descriptors, noise: Descriptors, beta: float) -> Descriptors:
+    """Score-normalised query descriptors (spec section 2): the bias is -beta x the best noise similarity."""
+    from video_similarity.search.score_norm import normalize_queries
+
+    return Descriptors(query.video_ids, query.timestamps, normalize_queries(query.features, noise.features, beta=beta))

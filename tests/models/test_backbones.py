@@ -3,7 +3,6 @@
 import pytest
 import torch
 import torchvision.models as tvm
-from torch import nn
 
 from video_similarity.models.backbones import HEAD_PREFIXES, TRUNKS, build_trunk
 from video_similarity.models.weights import WeightsFileError, load_state_dict_file

@@ -21,7 +21,7 @@ def test_registry_lists_only_working_pipelines():
     from video_similarity.pipeline_registry import register_pipelines
 
     pipelines = register_pipelines()
-    stages = ["ingest", "preprocess", "train_ensemble", "pca", "infer_ref", "infer_query", "evaluate"]
+    stages = ["ingest", "preprocess", "train_ensemble", "pca", "infer_ref", "infer_query", "baselines", "evaluate"]
     assert set(pipelines) == set(stages) | {"vsc_descriptor", "__default__", "fivr_retrieval"}
     assert pipelines["__default__"] is pipelines["vsc_descriptor"]
     assert {n.name for n in pipelines["vsc_descriptor"].nodes} == {n.name for s in stages for n in pipelines[s].nodes}
@@ -66,10 +66,24 @@ def test_demo_run_produces_a_valid_scored_submission(demo_run):
     assert next((base / "08_reporting/test/vsc_pr_curve.png").rglob("vsc_pr_curve.png")).stat().st_size > 1000
     report = (base / "08_reporting/test/vsc_report.md").read_text()
     assert "| ensemble |" in report and "| pdq |" in report and "uAP by edit" in report
-    manifest = json.loads((base / "06_models/test/descriptor_models/manifest.json").read_text())
-    assert len(manifest["models"]) == 2
-    for entry in manifest["models"].values():
+    manifest = json.loads((base / "06_models/test/ensemble_members.json").read_text())
+    assert len(manifest["models"]) == 2 and set(manifest["members"]) == set(manifest["models"])
+    for name, entry in manifest["models"].items():
         assert Path(entry["torchscript"]).is_file()
+        assert manifest["members"][name]["builder"] == "torchscript"  # inference reads the export through the registry
+    # the baselines ran the ensemble's stages under their namespaces, not code of their own
+    for method in ("pdq", "untrained"):
+        assert (base / f"06_models/test/{method}/pca.pkl").is_file() and (base / f"05_model_input/test/{method}/noise_bank.npz").is_file()
+
+
+def test_demo_figures_are_pinned_and_training_beats_the_untrained_backbone(demo_run):
+    """conf/test's demo: the baselines train nothing, so their uAP repeats to the digit; training must help."""
+    metrics = json.loads(next((demo_run / DATA / "08_reporting/test/vsc_metrics.json").rglob("vsc_metrics.json")).read_text())
+    uap = {method: scores["uAP"] for method, scores in metrics["methods"].items()}
+    print(uap)
+    assert uap["pdq"] == pytest.approx(1.0, abs=1e-6)
+    assert uap["untrained"] == pytest.approx(0.2, abs=1e-6)
+    assert uap["ensemble"] > uap["untrained"]
 
 
 def test_second_run_reuses_corpus_and_archives(demo_run):
@@ -106,7 +120,7 @@ def test_kedro_viz_build_succeeds(demo_run):
     api = demo_run / "build" / "api" / "main"
     graph = json.loads(api.read_text())
     names = {n["name"] for n in graph["nodes"]}
-    assert {"video_index", "frame_archives", "ingest_report", "preprocess_report", "descriptor_models", "query_descriptors", "vsc_metrics"} <= names
+    assert {"video_index", "frame_archives", "ingest_report", "preprocess_report", "descriptor_models", "ensemble_members", "query_descriptors", "pdq.query_descriptors", "vsc_metrics"} <= names
     layers = {n["name"]: n.get("layer") for n in graph["nodes"] if n["type"] == "data"}
     assert layers["video_index"] == "intermediate" and layers["ingest_report"] == "reporting"
 

@@ -9,7 +9,8 @@ from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
 from video_similarity.descriptors import Descriptors, SubmissionError
 from video_similarity.pipelines.evaluate.nodes import _edit_breakdown, _markdown, score_submission
-from video_similarity.pipelines.infer_query.nodes import make_submission
+from video_similarity.pipelines.infer_query.nodes import make_query_submission
+from video_similarity.pipelines.infer_ref.nodes import InferenceParams, make_reference_submission
 from video_similarity.pipelines.pca.nodes import fit_descriptor_pca
 from video_similarity.pipelines.train_ensemble.nodes import train_ensemble
 
@@ -50,7 +51,7 @@ def _descriptors(ids, n_dim=4, seed=0):
 
 def test_submission_keeps_shapes_and_scoring_enforces_the_budget():
     query, reference, noise = _descriptors(["Q1", "Q1"]), _descriptors(["R1", "R1", "R1"], seed=1), _descriptors(["N"] * 5, seed=2)
-    q, r = make_submission(query, reference, noise, {"beta": 1.2})
+    q, r = make_query_submission(query, noise, {"beta": 1.2}), make_reference_submission(reference, noise)
     assert q.features.shape == (2, 4) and r.features.shape == (3, 4) and q.features.dtype == np.float32
     metrics, candidates = score_submission(q, r, {("Q1", "R1")}, INDEX, "train")
     assert metrics["uAP"] == 1.0 and metrics["positives_retrieved"] == 1 and len(candidates) == 1
@@ -73,3 +74,19 @@ def test_edit_breakdown_and_markdown():
     metrics = {"split": "test", "methods": {"ensemble": {"uAP": 0.9, "query_descriptors": 2, "reference_descriptors": 3, "dim": 4, "positives_retrieved": 1, "positives": 1}}}
     text = _markdown(metrics, table)
     assert "| ensemble | 0.9000 |" in text and "| flip | 1.000 | 0.500 |" in text and "| flip | 1.000 | 0.000 |" in text
+
+
+def test_the_noise_bank_must_come_from_another_split():
+    with pytest.raises(ValueError, match="noise_split is 'test', the evaluated split itself"):
+        InferenceParams.from_params({"split": "test", "noise_split": "test"})
+    with pytest.raises(ValueError, match=r"inference: unknown key\(s\) \['betta'\]"):
+        InferenceParams.from_params({"betta": 1.0})
+
+
+def test_the_reference_side_needs_only_the_noise_bank_and_matches_the_joint_normalisation():
+    from video_similarity.search.score_norm import score_normalize
+
+    query, reference, noise = _descriptors(["Q1", "Q1"]), _descriptors(["R1", "R1", "R1"], seed=1), _descriptors(["N"] * 5, seed=2)
+    q, r = score_normalize(query.features, reference.features, noise.features, beta=1.2)
+    np.testing.assert_array_equal(make_reference_submission(reference, noise).features, r)
+    np.testing.assert_array_equal(make_query_submission(query, noise, {"beta": 1.2}).features, q)

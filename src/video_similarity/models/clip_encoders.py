@@ -26,6 +26,7 @@ are the published settings (:data:`PUBLISHED`).
 from __future__ import annotations
 
 import math
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -113,57 +114,37 @@ def _finish(encoder: ClipEncoder, weights_path: str | Path | None) -> ClipEncode
     return encoder.eval()
 
 
-def _x3d(
-    weights_path: str | Path | None,
-    clip_frames: int,
-    frame_stride: int,
-    input_size: int,
-    **hub_kwargs,
+#: X3D variant -> PyTorchVideo hub keywords beyond the clip geometry (X3D-L is deeper).
+X3D_VARIANTS: dict[str, dict] = {"x3d_s": {}, "x3d_m": {}, "x3d_l": {"depth_factor": 5.0}}
+
+
+def x3d(
+    variant: str,
+    weights_path: str | Path | None = None,
+    *,
+    clip_frames: int | None = None,
+    frame_stride: int | None = None,
+    input_size: int | None = None,
 ) -> ClipEncoder:
+    """X3D-S / M / L -> 2048-d at the published geometry (:data:`PUBLISHED`) unless overridden;
+    weights: ``X3D_S.pyth`` ... layout. The registry binds ``variant``."""
     from pytorchvideo.models.x3d import create_x3d
 
+    if variant not in X3D_VARIANTS:
+        raise ValueError(f"unknown X3D variant {variant!r}; known: {', '.join(X3D_VARIANTS)}")
+    published = PUBLISHED[variant]
+    clip_frames, frame_stride, input_size = (
+        published[i] if value is None else int(value) for i, value in enumerate((clip_frames, frame_stride, input_size))
+    )
     if input_size < 32 or clip_frames < 1:
         raise ValueError(f"X3D needs input_size >= 32 and clip_frames >= 1, got {input_size}, {clip_frames}")
-    net = create_x3d(
-        input_clip_length=clip_frames,
-        input_crop_size=input_size,
-        head_activation=None,
-        **hub_kwargs,
-    )
+    net = create_x3d(input_clip_length=clip_frames, input_crop_size=input_size, head_activation=None, **X3D_VARIANTS[variant])
     return _finish(ClipEncoder(net, clip_frames, frame_stride, input_size), weights_path)
 
 
-def x3d_s(
-    weights_path: str | Path | None = None,
-    *,
-    clip_frames: int = 13,
-    frame_stride: int = 6,
-    input_size: int = 160,
-) -> ClipEncoder:
-    """X3D-S (13 frames every 6, 160 px crop) -> 2048-d; weights: ``X3D_S.pyth`` layout."""
-    return _x3d(weights_path, clip_frames, frame_stride, input_size)
-
-
-def x3d_m(
-    weights_path: str | Path | None = None,
-    *,
-    clip_frames: int = 16,
-    frame_stride: int = 5,
-    input_size: int = 224,
-) -> ClipEncoder:
-    """X3D-M (16 frames every 5, 224 px crop) -> 2048-d; weights: ``X3D_M.pyth`` layout."""
-    return _x3d(weights_path, clip_frames, frame_stride, input_size)
-
-
-def x3d_l(
-    weights_path: str | Path | None = None,
-    *,
-    clip_frames: int = 16,
-    frame_stride: int = 5,
-    input_size: int = 312,
-) -> ClipEncoder:
-    """X3D-L (16 frames every 5, 312 px crop, depth factor 5) -> 2048-d; ``X3D_L.pyth`` layout."""
-    return _x3d(weights_path, clip_frames, frame_stride, input_size, depth_factor=5.0)
+x3d_s = partial(x3d, "x3d_s")
+x3d_m = partial(x3d, "x3d_m")
+x3d_l = partial(x3d, "x3d_l")
 
 
 def slow_r50(

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 import math
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -267,19 +267,16 @@ def resnet50_avgpool(weights_path: str | Path | None = None, input_size: int = 2
     return _finish(ResNet50AvgPool(input_size), weights_path)
 
 
-def resnet50_rmac(
+def regional_mac(
+    mode: str,
     weights_path: str | Path | None = None,
     whitening: PCAWhitening | str | Path | None = None,
     input_size: int = 224,
 ) -> RegionalMAC:
-    """R-MAC encoder (3840-d, or the whitening's dims); ``whitening``: module or ``.npz`` path."""
-    return _finish(RegionalMAC("rmac", whitening, input_size), weights_path)
+    """R-MAC (``mode="rmac"``) or L3-iMAC (``"imac"``) encoder (3840-d, or the whitening's dims);
+    ``whitening``: module or ``.npz`` path. The registry binds ``mode``."""
+    return _finish(RegionalMAC(mode, whitening, input_size), weights_path)
 
 
-def resnet50_imac(
-    weights_path: str | Path | None = None,
-    whitening: PCAWhitening | str | Path | None = None,
-    input_size: int = 224,
-) -> RegionalMAC:
-    """L3-iMAC encoder (3840-d, or the whitening's dims); ``whitening``: module or ``.npz`` path."""
-    return _finish(RegionalMAC("imac", whitening, input_size), weights_path)
+resnet50_rmac = partial(regional_mac, "rmac")
+resnet50_imac = partial(regional_mac, "imac")

@@ -28,19 +28,19 @@ from typing import Any
 
 _DESCRIPTOR = "video_similarity.models.descriptor:descriptor_encoder"
 
-#: name -> "module:function" (or "module:function:backbone" for the descriptor models' trunks)
+#: name -> "module:function", or "module:function:first" where one function builds several (its first argument bound)
 REGISTRY: dict[str, str] = {
     # VSC descriptor models: torchvision trunk -> GeM -> projection -> L2 (trained by train_ensemble)
     **{trunk: f"{_DESCRIPTOR}:{trunk}" for trunk in (
         "resnet18", "resnet34", "resnet50", "efficientnet_b0", "mobilenet_v3_small", "mobilenet_v3_large")},
     # retrieval frame encoders (FIVR / CC_WEB seeds)
     "resnet50_avgpool": "video_similarity.models.frame_encoders:resnet50_avgpool",
-    "resnet50_rmac": "video_similarity.models.frame_encoders:resnet50_rmac",
-    "resnet50_imac": "video_similarity.models.frame_encoders:resnet50_imac",
+    "resnet50_rmac": "video_similarity.models.frame_encoders:regional_mac:rmac",
+    "resnet50_imac": "video_similarity.models.frame_encoders:regional_mac:imac",
     # clip encoders
-    "x3d_s": "video_similarity.models.clip_encoders:x3d_s",
-    "x3d_m": "video_similarity.models.clip_encoders:x3d_m",
-    "x3d_l": "video_similarity.models.clip_encoders:x3d_l",
+    "x3d_s": "video_similarity.models.clip_encoders:x3d:x3d_s",
+    "x3d_m": "video_similarity.models.clip_encoders:x3d:x3d_m",
+    "x3d_l": "video_similarity.models.clip_encoders:x3d:x3d_l",
     "slow_r50": "video_similarity.models.clip_encoders:slow_r50",
     "csl3d_base": "video_similarity.models.timesformer:csl3d_base",
     "csl3d_small": "video_similarity.models.timesformer:csl3d_small",

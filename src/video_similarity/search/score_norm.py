@@ -65,24 +65,40 @@ def score_normalize(
     The noise bank must come from a different split than the references:
     normalising on the evaluated data is against the VSC rules.
     """
-    q = _as_matrix("query_features", query_features)
-    r = _as_matrix("reference_features", reference_features)
+    return (
+        normalize_queries(query_features, noise_features, beta, low_score_queries),
+        normalize_references(reference_features, noise_features),
+    )
+
+
+def _prepared(name: str, features: np.ndarray, noise_features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``features`` and the noise bank without the noise bank's lowest-variance dimension, both L2-normalised."""
+    x = _as_matrix(name, features)
     n = _as_matrix("noise_features", noise_features)
     d = n.shape[1]
-    if q.shape[1] != d or r.shape[1] != d:
-        raise ValueError(
-            f"feature dimensions differ: queries {q.shape[1]}, references {r.shape[1]}, noise {d}"
-        )
+    if x.shape[1] != d:
+        raise ValueError(f"feature dimensions differ: {name} {x.shape[1]}, noise {d}")
     if d < 2:
         raise ValueError("need D >= 2: one dimension is replaced by the bias")
     if n.shape[0] == 0:
         raise ValueError("the noise bank is empty")
-
     drop = int(n.var(axis=0).argmin())
-    q, r, n = (_l2_normalize(np.delete(x, drop, axis=1)) for x in (q, r, n))
+    return _l2_normalize(np.delete(x, drop, axis=1)), _l2_normalize(np.delete(n, drop, axis=1))
 
+
+def normalize_references(reference_features: np.ndarray, noise_features: np.ndarray) -> np.ndarray:
+    """The reference side of :func:`score_normalize`: ``[r, 1]`` (it needs only the noise bank)."""
+    r, _ = _prepared("reference_features", reference_features, noise_features)
+    return np.ascontiguousarray(np.hstack([r, np.ones((len(r), 1), dtype=np.float32)]))
+
+
+def normalize_queries(
+    query_features: np.ndarray, noise_features: np.ndarray, beta: float = 1.2, low_score_queries: np.ndarray | None = None
+) -> np.ndarray:
+    """The query side of :func:`score_normalize`: ``[q, -beta * max_j q . n_j]``."""
+    q, n = _prepared("query_features", query_features, noise_features)
     if len(q):
-        index = faiss.IndexFlatIP(d - 1)
+        index = faiss.IndexFlatIP(n.shape[1])
         index.add(n)
         best, _ = index.search(q, 1)
         bias = (-float(beta) * best[:, :1]).astype(np.float32)
@@ -97,7 +113,4 @@ def score_normalize(
                 f"got {mask.dtype} {mask.shape}"
             )
         bias[mask, 0] = LOW_SCORE_BIAS
-
-    q_out = np.ascontiguousarray(np.hstack([q, bias]), dtype=np.float32)
-    r_out = np.ascontiguousarray(np.hstack([r, np.ones((len(r), 1), dtype=np.float32)]))
-    return q_out, r_out
+    return np.ascontiguousarray(np.hstack([q, bias]), dtype=np.float32)

@@ -21,7 +21,6 @@ nothing here has a default of its own.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -141,8 +140,8 @@ def train_descriptor(spec: dict, context) -> None:
     if context.is_main:
         log.info("%s: %s, %d positive pairs, %d steps/epoch x %d epochs, %d process(es) on %s",
                  spec["name"], spec["backbone"], len(task.pairs), len(task.batches(0)), int(spec["epochs"]), context.world_size, context.device)
-    config = {**model.config, "weights": spec.get("weights_path")}
-    fit(model, optimizer, task, epochs=int(spec["epochs"]), checkpoint=spec["checkpoint"], kind=CHECKPOINT_KIND, config=config, context=context)
+    # config rebuilds the model; where its weights started is the member folder's stamp (train_ensemble)
+    fit(model, optimizer, task, epochs=int(spec["epochs"]), checkpoint=spec["checkpoint"], kind=CHECKPOINT_KIND, config=model.config, context=context)
     if context.is_main:
         model.eval()
         export_torchscript(model.cpu(), spec["torchscript"], example=torch.zeros(1, 3, size, size))

@@ -1,79 +1,21 @@
-"""Score the submission and two baselines with the same code path, and write the reports."""
+"""Score the ensemble's submission and the baselines' (made by the same stages) with the library's evaluator; write the reports."""
 
 from __future__ import annotations
 
 import logging
 import math
 
-import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure  # a bare Figure: no pyplot state, no GUI backend
 
-from video_similarity.datasets.directory import Directory
-from video_similarity.datasets.frame_archives import FrameArchiveStore
 from video_similarity.descriptors import Descriptors, validate_submission
-from video_similarity.embeddings import drop_near_duplicates, project, score_normalized, select
-from video_similarity.extraction import archive_videos, extract
 from video_similarity.metrics.vsc import evaluate, ground_truth_pairs, micro_average_precision, precision_recall_curve
-from video_similarity.pipelines.pca.nodes import fit_descriptor_pca
 
 log = logging.getLogger(__name__)
 
 
 def _split_rows(video_index: pd.DataFrame, split: str, role: str) -> pd.DataFrame:
     return video_index[(video_index["split"] == split) & (video_index["role"] == role)]
-
-
-def _split_ids(video_index: pd.DataFrame, split: str, role: str) -> list[str]:
-    return _split_rows(video_index, split, role)["video_id"].tolist()
-
-
-def _evaluated_archives(frame_archives: FrameArchiveStore, video_index: pd.DataFrame, params: dict) -> dict[str, str]:
-    """Archives a baseline needs: every video of the evaluated split and the noise split's references."""
-    return {
-        **frame_archives.archives(video_index, params["split"]),
-        **frame_archives.archives(video_index, params["noise_split"], "reference"),
-    }
-
-
-def _baseline_submission(frames: Descriptors, video_index: pd.DataFrame, params: dict) -> tuple[Descriptors, Descriptors]:
-    """The submission path of the ensemble (dedupe queries, score-normalise) on other per-second features."""
-    queries = drop_near_duplicates(select(frames, _split_ids(video_index, params["split"], "query")), float(params["dedup_threshold"]))
-    refs = select(frames, _split_ids(video_index, params["split"], "reference"))
-    noise = select(frames, _split_ids(video_index, params["noise_split"], "reference"))
-    return score_normalized(queries, refs, noise, float(params["beta"]))
-
-
-def pdq_baseline(
-    frame_archives: FrameArchiveStore, video_index: pd.DataFrame, embedding_dir: Directory, params: dict, launch_params: dict
-) -> tuple[Descriptors, Descriptors]:
-    """PDQ perceptual hashes, one per second (the registry's ``pdq`` encoder through the one extraction worker)."""
-    videos = archive_videos(_evaluated_archives(frame_archives, video_index, params))
-    entry = {"pdq": {"builder": "pdq", "weights_path": None, "seed": 0, "whitening_path": None, "options": {}}}
-    frames = extract(entry, videos, embedding_dir.path, launch_params, int(params["batch_size"]), merge_job="pdq")["pdq"]
-    return _baseline_submission(frames, video_index, params)
-
-
-def untrained_baseline(
-    frame_archives: FrameArchiveStore,
-    video_index: pd.DataFrame,
-    embedding_dir: Directory,
-    params: dict,
-    baseline: dict,
-    pca_params: dict,
-    launch_params: dict,
-) -> tuple[Descriptors, Descriptors]:
-    """A backbone with random weights (GeM + projection) through the ensemble's path: extraction, PCA, submission.
-
-    It isolates what training adds: same architecture, same post-processing, no learning.
-    """
-    pca_refs = frame_archives.archives(video_index, pca_params["split"], "reference")
-    wanted = {**_evaluated_archives(frame_archives, video_index, params), **pca_refs}
-    entry = {"untrained": {"builder": baseline["backbone"], "weights_path": None, "seed": int(baseline["seed"]), "whitening_path": None,
-                           "options": {"dim": int(baseline["dim"]), "input_size": int(baseline["image_size"])}}}
-    frames = extract(entry, archive_videos(wanted), embedding_dir.path, launch_params, int(params["batch_size"]), merge_job="untrained")["untrained"]
-    pca = fit_descriptor_pca(select(frames, pca_refs).features, pca_params)
-    return _baseline_submission(project(frames, pca), video_index, params)
 
 
 def _durations(video_index: pd.DataFrame, split: str, role: str) -> dict[str, float]:

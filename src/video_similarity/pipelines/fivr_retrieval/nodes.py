@@ -22,7 +22,7 @@ from video_similarity.launch import LaunchConfig, launch
 from video_similarity.cache import STAMP, input_key, open_stamped
 from video_similarity.extraction import encoder_stamp, extract, failures
 from video_similarity.models.registry import parse_encoders
-from video_similarity.pipelines.fivr_retrieval.params import RetrievalParams, VideoEncoderParams
+from video_similarity.pipelines.fivr_retrieval.params import RetrievalParams, SimilarityParams, VideoEncoderParams
 from video_similarity.retrieval.features import load_features
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,8 @@ log = logging.getLogger(__name__)
 
 def locate_retrieval_dataset(retrieval: dict) -> str:
     """The dataset root; for source ``demo``, render the FIVR-shaped demo there first."""
-    source, root = retrieval.get("source", "directory"), retrieval.get("root")
+    config = RetrievalParams.from_params(retrieval)  # the first node: a typo in params:retrieval stops the run here
+    source, root = config.source, config.root
     if source not in ("demo", "directory"):
         raise ValueError(f"retrieval.source must be 'demo' or 'directory', got {source!r}")
     if not root:
@@ -41,7 +42,7 @@ def locate_retrieval_dataset(retrieval: dict) -> str:
     if source == "demo":
         from video_similarity.demo.fivr import FivrDemoConfig, plan_fivr_demo, write_fivr_demo
 
-        write_fivr_demo(plan_fivr_demo(FivrDemoConfig.from_params(retrieval.get("demo"))), root, workers=retrieval.get("workers"))
+        write_fivr_demo(plan_fivr_demo(FivrDemoConfig.from_params(config.demo)), root, workers=config.workers)
     return str(Path(root))
 
 
@@ -207,8 +208,7 @@ def compute_similarities(video_index: pd.DataFrame, features: dict, retrieval: d
     """Every encoder x similarity as ``{query: {video: score}}`` JSON (the evaluator CLIs' input)."""
     from video_similarity.metrics.similarity import similarity_matrix, to_json_ready
 
-    params = retrieval.get("similarity") or {}
-    methods = list(params.get("methods", ("video_level", "chamfer", "symmetric_chamfer", "topk_chamfer")))
+    params = SimilarityParams.from_params(retrieval.get("similarity"))
     eval_rows = video_index[video_index["split"] == "eval"]
     query_ids = eval_rows.loc[eval_rows["role"] == "query", "video_id"].tolist()
     target_ids = eval_rows["video_id"].tolist()  # database and queries: all_db holds both
@@ -216,8 +216,8 @@ def compute_similarities(video_index: pd.DataFrame, features: dict, retrieval: d
     for encoder, info in features.items():
         targets, absent = load_features(info["folder"], target_ids)
         queries = {q: targets[q] for q in query_ids if q in targets}
-        for method in methods:
-            scores = similarity_matrix(queries, targets, method, k=int(params.get("topk", 3)), chunk_frames=int(params.get("chunk_frames", 200_000)))
+        for method in params.methods:
+            scores = similarity_matrix(queries, targets, method, k=params.topk, chunk_frames=params.chunk_frames)
             path = folder.path / f"{encoder}__{method}.json"
             path.write_text(json.dumps(to_json_ready(scores)))
             manifest[f"{encoder}__{method}"] = {"encoder": encoder, "similarity": method, "path": str(path), "videos_without_features": absent}
@@ -230,7 +230,7 @@ def evaluate_retrieval(similarities: Directory, ground_truth: dict, features: di
     from video_similarity.retrieval.report import FIVR_ANCHORS, NOTES_ANCHORS, frame_vs_video, metric_columns, results_markdown
 
     benchmark = ground_truth["benchmark"]
-    all_db = str(retrieval.get("all_db", "all"))
+    all_db = RetrievalParams.from_params(retrieval).all_db
     if all_db not in ("all", "available"):
         raise ValueError(f"retrieval.all_db must be 'all' or 'available', got {all_db!r}")
     rows = []

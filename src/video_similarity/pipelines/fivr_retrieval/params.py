@@ -43,11 +43,24 @@ class VideoEncoderParams:
 
 
 @dataclass(frozen=True)
+class SimilarityParams:
+    """``retrieval.similarity``."""
+
+    methods: tuple[str, ...] = ("video_level", "chamfer", "symmetric_chamfer", "topk_chamfer")
+    topk: int = 3  # top-k Chamfer (3D-CSL)
+    chunk_frames: int = 20000  # database frames per chunk: bounds memory, speed is the same
+
+    @classmethod
+    def from_params(cls, params: dict | None) -> "SimilarityParams":
+        return parse(cls, params, "retrieval.similarity")
+
+
+@dataclass(frozen=True)
 class RetrievalParams:
     """``params:retrieval``; the nested sections are parsed by their own types (encoders, demo, video encoder)."""
 
     benchmark: str = "fivr"  # fivr | cc_web
-    source: str = "directory"  # demo | directory
+    source: str = "demo"  # demo: render the mini dataset under `root` first | directory: use `root` as it is
     root: str | None = None
     video_dir: str = "videos"
     subset: str = "demo"

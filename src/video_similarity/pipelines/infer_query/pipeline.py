@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
-from video_similarity.pipelines.infer_query.nodes import infer_queries, make_submission
+from video_similarity.pipelines.infer_query.nodes import infer_queries, make_query_submission
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -8,15 +8,10 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 infer_queries,
-                ["descriptor_models", "pca_model", "frame_archives", "video_index", "embedding_store", "params:inference", "params:launch"],
+                ["ensemble_members", "pca_model", "frame_archives", "video_index", "embedding_store", "params:inference", "params:launch"],
                 "query_embeddings",
                 name="infer_queries",
             ),
-            node(
-                make_submission,
-                ["query_embeddings", "reference_embeddings", "noise_bank", "params:inference"],
-                ["query_descriptors", "reference_descriptors"],
-                name="make_submission",
-            ),
+            node(make_query_submission, ["query_embeddings", "noise_bank", "params:inference"], "query_descriptors", name="make_query_submission"),
         ]
     )

@@ -1,6 +1,8 @@
-"""Reference-side inference: descriptors of the evaluated split and the noise bank of another split."""
+"""Reference-side inference: descriptors of the evaluated split, the noise bank of another split, the reference submission."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import faiss
 import pandas as pd
@@ -8,11 +10,33 @@ import pandas as pd
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
 from video_similarity.descriptors import Descriptors
-from video_similarity.embeddings import embed_with_ensemble, project, select
+from video_similarity.embeddings import embed_with_ensemble, project, reference_submission, select
+from video_similarity.params import parse
+
+
+@dataclass(frozen=True)
+class InferenceParams:
+    """``params:inference``, shared by infer_ref, infer_query and evaluate."""
+
+    split: str = "test"  # the split that is evaluated (its queries and references)
+    noise_split: str = "train"  # references of another split form the score-normalisation noise bank
+    batch_size: int = 64
+    dedup_threshold: float = 0.975  # drop a query frame this similar (cosine) to the previous kept one
+    beta: float = 1.2  # score normalisation strength
+
+    @classmethod
+    def from_params(cls, params: dict | None) -> "InferenceParams":
+        config = parse(cls, params, "inference")
+        if config.noise_split == config.split:
+            raise ValueError(
+                f"inference.noise_split is {config.split!r}, the evaluated split itself: the noise bank must come from "
+                "another split's references (the official baseline refuses an overlapping noise bank)"
+            )
+        return config
 
 
 def infer_references(
-    descriptor_models: Directory,
+    ensemble_members: dict,
     pca_model,
     frame_archives: FrameArchiveStore,
     video_index: pd.DataFrame,
@@ -21,22 +45,23 @@ def infer_references(
     launch_params: dict,
 ) -> tuple[Descriptors, Descriptors]:
     """One descriptor per second of every reference of ``params.split`` and of ``params.noise_split``."""
-    if params["noise_split"] == params["split"]:
-        raise ValueError(
-            f"inference.noise_split is {params['split']!r}, the evaluated split itself: the noise bank must come from "
-            "another split's references (the official baseline refuses an overlapping noise bank)"
-        )
-    refs = frame_archives.archives(video_index, params["split"], "reference")
-    noise = frame_archives.archives(video_index, params["noise_split"], "reference")
+    config = InferenceParams.from_params(params)
+    refs = frame_archives.archives(video_index, config.split, "reference")
+    noise = frame_archives.archives(video_index, config.noise_split, "reference")
     if not refs or not noise:
-        raise ValueError(f"infer_ref: need reference archives in splits {params['split']!r} and {params['noise_split']!r}")
-    both = embed_with_ensemble(descriptor_models, {**refs, **noise}, embedding_dir.path, "references", int(params["batch_size"]), launch_params)
+        raise ValueError(f"infer_ref: need reference archives in splits {config.split!r} and {config.noise_split!r}")
+    both = embed_with_ensemble(ensemble_members, {**refs, **noise}, embedding_dir.path, "references", config.batch_size, launch_params)
     both = project(both, pca_model)
     return select(both, refs), select(both, noise)
 
 
-def build_reference_index(reference_embeddings: Descriptors):
-    """An exact inner-product faiss index over the reference descriptors (row i = descriptor i)."""
-    index = faiss.IndexFlatIP(reference_embeddings.features.shape[1])
-    index.add(reference_embeddings.features)
+def make_reference_submission(reference_embeddings: Descriptors, noise_bank: Descriptors) -> Descriptors:
+    """The official ``reference_descriptors.npz``: score-normalised references (they need only the noise bank)."""
+    return reference_submission(reference_embeddings, noise_bank)
+
+
+def build_reference_index(reference_descriptors: Descriptors):
+    """An exact inner-product faiss index over the submitted reference descriptors (what the search scores)."""
+    index = faiss.IndexFlatIP(reference_descriptors.features.shape[1])
+    index.add(reference_descriptors.features)
     return index

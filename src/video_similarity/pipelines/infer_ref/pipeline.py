@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
-from video_similarity.pipelines.infer_ref.nodes import build_reference_index, infer_references
+from video_similarity.pipelines.infer_ref.nodes import build_reference_index, infer_references, make_reference_submission
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -8,10 +8,11 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 infer_references,
-                ["descriptor_models", "pca_model", "frame_archives", "video_index", "embedding_store", "params:inference", "params:launch"],
+                ["ensemble_members", "pca_model", "frame_archives", "video_index", "embedding_store", "params:inference", "params:launch"],
                 ["reference_embeddings", "noise_bank"],
                 name="infer_references",
             ),
-            node(build_reference_index, "reference_embeddings", "reference_index", name="build_reference_index"),
+            node(make_reference_submission, ["reference_embeddings", "noise_bank"], "reference_descriptors", name="make_reference_submission"),
+            node(build_reference_index, "reference_descriptors", "reference_index", name="build_reference_index"),
         ]
     )

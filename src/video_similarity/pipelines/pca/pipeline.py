@@ -8,7 +8,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 fit_pca,
-                ["descriptor_models", "frame_archives", "video_index", "embedding_store", "params:pca", "params:launch"],
+                ["ensemble_members", "frame_archives", "video_index", "embedding_store", "params:pca", "params:launch"],
                 "pca_model",
                 name="fit_pca",
             )

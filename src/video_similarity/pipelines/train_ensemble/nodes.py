@@ -27,7 +27,7 @@ def train_ensemble(
     params: dict,
     launch_params: dict,
 ) -> dict:
-    """Train the models listed in ``params.models``; returns the manifest of TorchScript files.
+    """Train the models listed in ``params.models`` into ``model_dir``; returns the ensemble's members (its manifest).
 
     Each member has its own folder, stamped (the one cache rule) with its
     settings, its starting weights and its training data: a change trains it
@@ -41,7 +41,7 @@ def train_ensemble(
     gt = matching_ground_truth[matching_ground_truth["split"] == config.split]
     ground_truth = gt[["query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end"]].values.tolist()
     data = hashlib.sha256(json.dumps({v: input_key(p) for v, p in archives.items()}).encode() + json.dumps(ground_truth).encode()).hexdigest()
-    manifest = {"image_size": config.image_size, "models": {}}
+    manifest = {"image_size": config.image_size, "members": {}, "models": {}}
     for member in members:
         if member.weights and member.weights not in pretrained_weights:
             raise ValueError(f"model {member.name}: weights {member.weights!r} is not in the catalog entry pretrained_weights ({sorted(pretrained_weights)})")
@@ -64,4 +64,9 @@ def train_ensemble(
         else:
             launch("video_similarity.workers.train", spec, LaunchConfig.from_params(launch_params), workdir=folder / "jobs")
         manifest["models"][member.name] = {"torchscript": str(torchscript), "backbone": member.backbone, "dim": member.dim}
+        # inference reads the export through the registry, like any TorchScript file
+        manifest["members"][member.name] = {
+            "builder": "torchscript", "weights_path": str(torchscript), "seed": 0, "whitening_path": None,
+            "options": {"input": {"input_size": config.image_size, "normalized_output": True}},
+        }
     return manifest

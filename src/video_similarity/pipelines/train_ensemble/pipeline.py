@@ -8,8 +8,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 train_ensemble,
-                ["frame_archives", "video_index", "matching_ground_truth", "pretrained_weights", "descriptor_model_dir", "params:train_ensemble", "params:launch"],
-                "descriptor_models",
+                ["frame_archives", "video_index", "matching_ground_truth", "pretrained_weights", "descriptor_models", "params:train_ensemble", "params:launch"],
+                "ensemble_members",
                 name="train_ensemble",
             )
         ]

@@ -1,0 +1,74 @@
+"""Typed parameters: conf/base parses, unknown keys are refused, and the dataclass defaults are conf/base's values."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+import yaml
+
+from video_similarity.launch import LaunchConfig
+from video_similarity.params import parse
+from video_similarity.pipelines.fivr_retrieval.params import RetrievalParams, SimilarityParams, VideoEncoderParams
+from video_similarity.pipelines.infer_ref.nodes import InferenceParams
+from video_similarity.pipelines.pca.nodes import PcaParams
+from video_similarity.pipelines.preprocess.nodes import PreprocessParams
+from video_similarity.pipelines.train_ensemble.params import TrainEnsembleParams
+
+BASE = Path(__file__).resolve().parents[1] / "conf" / "base"
+
+
+def base_section(*path):
+    params = {}
+    for file in BASE.glob("parameters*.yml"):
+        params.update(yaml.safe_load(file.read_text()) or {})
+    for key in path:
+        params = params[key]
+    return params
+
+
+SECTIONS = [
+    (PreprocessParams, ("preprocess",)),
+    (TrainEnsembleParams, ("train_ensemble",)),
+    (PcaParams, ("pca",)),
+    (InferenceParams, ("inference",)),
+    (LaunchConfig, ("launch",)),
+    (RetrievalParams, ("retrieval",)),
+    (VideoEncoderParams, ("retrieval", "video_encoder")),
+    (SimilarityParams, ("retrieval", "similarity")),
+]
+
+
+@pytest.mark.parametrize(("cls", "path"), SECTIONS, ids=[".".join(p) for _, p in SECTIONS])
+def test_defaults_live_in_one_place_and_agree_with_conf_base(cls, path):
+    """What conf/base writes down is the dataclass default, so no other layer can hold another value."""
+    section = base_section(*path)
+    cls.from_params(section)  # conf/base parses
+    defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
+    nested = {"subsets", "demo", "encoders", "similarity", "video_encoder", "models"}  # parsed by their own types
+    for key, value in section.items():
+        if key in nested or key not in defaults or isinstance(value, str) and "${" in value:
+            continue
+        default = defaults[key]
+        assert (list(default) if isinstance(default, tuple) else default) == value, f"{'.'.join(path)}.{key}"
+
+
+def test_unknown_keys_are_refused_with_the_known_ones():
+    with pytest.raises(ValueError, match=r"retrieval.video_encoder: unknown key\(s\) \['epochz'\]; known: enabled, name"):
+        VideoEncoderParams.from_params({"epochz": 3})
+    with pytest.raises(ValueError, match=r"train_ensemble model 'm': unknown key\(s\) \['depth'\]"):
+        TrainEnsembleParams.from_params({"models": [{"name": "m", "backbone": "resnet18", "depth": 3}]}).members()
+
+
+def test_values_are_converted_to_the_field_types():
+    @dataclasses.dataclass(frozen=True)
+    class Example:
+        size: int = 1
+        rate: float = 0.5
+        labels: tuple[str, ...] = ()
+
+    assert parse(Example, {"size": "3", "rate": 1, "labels": "ND"}, "example") == Example(3, 1.0, ("ND",))
+
+
+def test_members_take_the_section_defaults():
+    config = TrainEnsembleParams.from_params({"epochs": 3, "models": [{"name": "a", "backbone": "resnet18"}, {"name": "b", "backbone": "resnet34", "epochs": 5}]})
+    assert [(m.name, m.epochs, m.dim) for m in config.members()] == [("a", 3, 256), ("b", 5, 256)]
