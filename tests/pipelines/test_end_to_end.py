@@ -40,7 +40,7 @@ def test_demo_run_writes_every_catalog_artifact(demo_run):
     assert ingest["n_skipped"] == 0 and ingest["splits"] == ["train", "test"]
     report = json.loads((base / "08_reporting/test/preprocess_report.json").read_text())
     assert report["counts"] == {"ok": 16}
-    manifest = pd.read_parquet(base / "02_intermediate/test/frame_archives/manifest.parquet")
+    manifest = pd.read_parquet(base / "02_intermediate/test/frame_archives.parquet")
     durations = index.set_index("video_id")["duration"]
     for row in manifest.itertuples():
         assert row.status == "ok"

@@ -68,7 +68,7 @@ def test_similarity_files_score_the_same_through_the_cli(retrieval_run, key):
 def test_video_encoder_checkpoint_rebuilds_from_the_catalog(retrieval_run):
     from video_similarity.models.video_transformer import load_video_transformer
 
-    manifest = json.loads((retrieval_run / DATA / "06_models/test/retrieval/video_encoder/manifest.json").read_text())
+    manifest = json.loads((retrieval_run / DATA / "06_models/test/retrieval/video_encoder.json").read_text())
     assert manifest["enabled"] and manifest["n_pairs"] > 0
     model = load_video_transformer(retrieval_run / manifest["checkpoint"])
     assert model.config["input_dim"] == 2048

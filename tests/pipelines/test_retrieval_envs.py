@@ -118,7 +118,7 @@ def test_fivr_env_reports_missing_videos_and_scores_what_it_found(fivr_run, fivr
     table = (fivr_run / DATA / "08_reporting/fivr/retrieval_results.md").read_text()
     assert f"videos missing from the folder: {5049 - n_found} of 5049 listed" in table
     assert "all_db convention: 'all'" in table and fivr_folder["corrupt"] in table
-    encoder = json.loads((fivr_run / DATA / "06_models/fivr/retrieval/video_encoder/manifest.json").read_text())
+    encoder = json.loads((fivr_run / DATA / "06_models/fivr/retrieval/video_encoder.json").read_text())
     assert encoder["trained_on"].startswith("database videos") and encoder["n_videos"] == n_found - 3  # no queries, no corrupt
 
 

@@ -25,7 +25,7 @@ def test_train_ensemble_rejects_bad_model_entries(tmp_path):
     (tmp_path / "store").mkdir()
     for video in ("Q1", "R1"):
         (tmp_path / "store" / f"{video}.zip").write_bytes(b"")
-    folder = Directory(tmp_path / "models", None)
+    folder = Directory(tmp_path / "models")
     with pytest.raises(ValueError, match="unknown key\\(s\\) \\['depth'\\]"):
         train_ensemble(store, INDEX, GT, {}, folder, {**PARAMS, "models": [{"name": "m", "backbone": "resnet18", "depth": 3}]}, {})
     with pytest.raises(ValueError, match="weights 'imagenet' is not in the catalog entry pretrained_weights"):

@@ -2,7 +2,7 @@
 
 from video_similarity.datasets.descriptor_files import DescriptorsDataset, FaissIndexDataset
 from video_similarity.datasets.directory import Directory, DirectoryDataset
-from video_similarity.datasets.frame_archives import FrameArchivesDataset, FrameArchiveStore
+from video_similarity.datasets.frame_archives import FrameArchiveManifestDataset, FrameArchivesDataset, FrameArchiveStore
 from video_similarity.datasets.weight_files import WeightFilesDataset
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "Directory",
     "DirectoryDataset",
     "FaissIndexDataset",
+    "FrameArchiveManifestDataset",
     "FrameArchiveStore",
     "FrameArchivesDataset",
     "WeightFilesDataset",

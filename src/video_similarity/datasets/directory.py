@@ -1,52 +1,43 @@
-"""A folder that a node fills itself (models, per-video embeddings) as one Kedro dataset.
+"""A folder that a node fills itself (models, per-video embeddings, similarity files) as a Kedro dataset.
 
-Like ``FrameArchivesDataset``: a node *loads* the folder (a ``Directory``: its
-path plus the last manifest, created if missing) to write into it, and *saves* a
-manifest (JSON-able dict) naming what it wrote; later nodes load that.
+The node that fills it *loads* it (a ``Directory``: the folder's path, created
+if missing) and writes files into it, often from a torchrun job; what it made
+is its output: a manifest, which is its own catalog entry (a JSON file beside
+the folder) that later nodes read. So each folder is one catalog entry and
+each node writes only the datasets it outputs.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kedro.io import AbstractDataset, DatasetError
 
-from video_similarity.atomic import atomic_write
-
-MANIFEST = "manifest.json"
-
 
 @dataclass(frozen=True)
 class Directory:
     path: Path
-    manifest: dict | None
 
     def __truediv__(self, name: str) -> Path:
         return self.path / name
 
 
-class DirectoryDataset(AbstractDataset[dict, Directory]):
+class DirectoryDataset(AbstractDataset[None, Directory]):
     def __init__(self, path: str, metadata: dict[str, Any] | None = None):
         self._path = Path(path)
         self.metadata = metadata
 
     def load(self) -> Directory:
         self._path.mkdir(parents=True, exist_ok=True)
-        manifest_path = self._path / MANIFEST
-        manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else None
-        return Directory(self._path, manifest)
+        return Directory(self._path)
 
-    def save(self, data: dict) -> None:
-        if not isinstance(data, dict):
-            raise DatasetError(f"{self._path}: expected a JSON-able manifest dict, got {type(data).__name__}")
-        text = json.dumps(data, indent=2, default=str).encode()
-        atomic_write(self._path / MANIFEST, lambda handle: handle.write(text))
+    def save(self, data) -> None:
+        raise DatasetError(f"{self._path}: a folder the node that loads it fills; its manifest is a catalog entry of its own")
 
     def _exists(self) -> bool:
-        return (self._path / MANIFEST).is_file()
+        return self._path.is_dir()
 
     def _describe(self) -> dict[str, Any]:
         return {"path": str(self._path)}

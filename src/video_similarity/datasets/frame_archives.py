@@ -1,9 +1,12 @@
-"""A directory of per-video frame archives as one Kedro dataset.
+"""Per-video frame archives as Kedro datasets: the folder preprocess fills, and its manifest.
 
-The preprocess node writes archives itself (in parallel worker processes, each
-atomically) into the store it *loads*; what it *saves* is the manifest, one row
-per video. Loading gives a ``FrameArchiveStore`` that opens archives by id, so
-notebooks and later pipelines never build paths by hand.
+``FrameArchivesDataset`` is the folder: the preprocess node loads it (a
+``FrameArchiveStore`` over whatever zips are there) and writes archives into
+it, in parallel worker processes, each atomically. What it *outputs* is the
+manifest, one row per video (``FrameArchiveManifestDataset``, a parquet file
+beside the folder); loading the manifest gives a ``FrameArchiveStore`` that
+opens archives by id, so notebooks and later pipelines never build paths by
+hand and depend on preprocess through the catalog.
 """
 
 from __future__ import annotations
@@ -17,17 +20,27 @@ from kedro.io import AbstractDataset, DatasetError
 from video_similarity.atomic import atomic_write
 from video_similarity.frames.archive import FrameArchive
 
-MANIFEST = "manifest.parquet"
-
 
 class FrameArchiveStore:
-    """Frame archives under ``root``, listed by the manifest when there is one."""
+    """Frame archives under ``root``; with a manifest, the videos it lists as usable, at the paths it names."""
 
-    def __init__(self, root: str | Path, manifest: pd.DataFrame | None = None):
-        self.root = Path(root)
+    def __init__(self, root: str | Path | None, manifest: pd.DataFrame | None = None):
+        self.root = Path(root) if root is not None else None
         self.manifest = manifest
+        self._paths = (
+            {v: Path(p) for v, p, s in zip(manifest["video_id"], manifest["archive"], manifest["status"]) if s != "failed" and p}
+            if manifest is not None and "archive" in manifest.columns else None
+        )
+
+    @classmethod
+    def from_manifest(cls, manifest: pd.DataFrame) -> "FrameArchiveStore":
+        return cls(None, manifest)
 
     def path(self, video_id: str) -> Path:
+        if self._paths is not None and video_id in self._paths:
+            return self._paths[video_id]
+        if self.root is None:
+            raise KeyError(f"no frame archive for {video_id!r} in the manifest")
         return self.root / f"{video_id}.zip"
 
     def ids(self) -> list[str]:
@@ -35,12 +48,15 @@ class FrameArchiveStore:
         if self.manifest is not None:
             usable = self.manifest[self.manifest["status"] != "failed"]
             return usable["video_id"].tolist()
-        return sorted(p.stem for p in self.root.glob("*.zip")) if self.root.is_dir() else []
+        return sorted(p.stem for p in self.root.glob("*.zip")) if self.root is not None and self.root.is_dir() else []
 
     def open(self, video_id: str) -> FrameArchive:
-        path = self.path(video_id)
-        if not path.is_file():
-            raise KeyError(f"no frame archive for {video_id!r} in {self.root}")
+        try:
+            path = self.path(video_id)
+        except KeyError:
+            path = None
+        if path is None or not path.is_file():
+            raise KeyError(f"no frame archive for {video_id!r} in {self.root or 'the manifest'}")
         return FrameArchive(path)
 
     def archives(self, video_index: pd.DataFrame, split: str, role: str | None = None) -> dict[str, str]:
@@ -52,17 +68,20 @@ class FrameArchiveStore:
         return {v: str(self.path(v)) for v in rows["video_id"] if v in usable}
 
     def __contains__(self, video_id: str) -> bool:
-        return self.path(video_id).is_file()
+        try:
+            return self.path(video_id).is_file()
+        except KeyError:
+            return False
 
     def __len__(self) -> int:
         return len(self.ids())
 
     def __repr__(self) -> str:
-        return f"FrameArchiveStore({str(self.root)!r}, {len(self)} archives)"
+        return f"FrameArchiveStore({str(self.root or 'manifest')!r}, {len(self)} archives)"
 
 
-class FrameArchivesDataset(AbstractDataset[pd.DataFrame, FrameArchiveStore]):
-    """``load()`` -> FrameArchiveStore (creates the folder); ``save(manifest)`` writes the manifest."""
+class FrameArchivesDataset(AbstractDataset[None, FrameArchiveStore]):
+    """The archive folder: ``load()`` -> FrameArchiveStore (creates the folder); preprocess fills it."""
 
     def __init__(self, path: str, metadata: dict[str, Any] | None = None):
         self._path = Path(path)
@@ -70,17 +89,37 @@ class FrameArchivesDataset(AbstractDataset[pd.DataFrame, FrameArchiveStore]):
 
     def load(self) -> FrameArchiveStore:
         self._path.mkdir(parents=True, exist_ok=True)
-        manifest_path = self._path / MANIFEST
-        manifest = pd.read_parquet(manifest_path) if manifest_path.is_file() else None
-        return FrameArchiveStore(self._path, manifest)
+        return FrameArchiveStore(self._path)
 
-    def save(self, data: pd.DataFrame) -> None:
-        if not isinstance(data, pd.DataFrame) or "video_id" not in data.columns:
-            raise DatasetError(f"{self._path}: expected a manifest DataFrame with a video_id column")
-        atomic_write(self._path / MANIFEST, lambda handle: data.to_parquet(handle, index=False))
+    def save(self, data) -> None:
+        raise DatasetError(f"{self._path}: preprocess fills this folder; its manifest is the catalog entry frame_archives")
 
     def _exists(self) -> bool:
-        return (self._path / MANIFEST).is_file()
+        return self._path.is_dir()
 
     def _describe(self) -> dict[str, Any]:
         return {"path": str(self._path)}
+
+
+class FrameArchiveManifestDataset(AbstractDataset[pd.DataFrame, FrameArchiveStore]):
+    """The manifest (parquet): ``save(DataFrame)`` writes it; ``load()`` -> the FrameArchiveStore it describes."""
+
+    def __init__(self, filepath: str, metadata: dict[str, Any] | None = None):
+        self._filepath = Path(filepath)
+        self.metadata = metadata
+
+    def load(self) -> FrameArchiveStore:
+        if not self._filepath.is_file():
+            raise DatasetError(f"{self._filepath}: no frame archive manifest; run `kedro run --pipeline=preprocess` first")
+        return FrameArchiveStore.from_manifest(pd.read_parquet(self._filepath))
+
+    def save(self, data: pd.DataFrame) -> None:
+        if not isinstance(data, pd.DataFrame) or not {"video_id", "status", "archive"} <= set(data.columns):
+            raise DatasetError(f"{self._filepath}: expected a manifest DataFrame with video_id, status and archive columns")
+        atomic_write(self._filepath, lambda handle: data.to_parquet(handle, index=False))
+
+    def _exists(self) -> bool:
+        return self._filepath.is_file()
+
+    def _describe(self) -> dict[str, Any]:
+        return {"filepath": str(self._filepath)}

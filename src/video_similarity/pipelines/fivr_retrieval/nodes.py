@@ -19,6 +19,7 @@ import pandas as pd
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
 from video_similarity.launch import LaunchConfig, launch
+from video_similarity.atomic import atomic_write
 from video_similarity.cache import STAMP, input_key, open_stamped
 from video_similarity.extraction import encoder_stamp, extract, failures
 from video_similarity.models.registry import parse_encoders
@@ -106,7 +107,7 @@ def fit_whitening(
 
 def extract_features(
     video_index: pd.DataFrame, store: FrameArchiveStore, retrieval: dict, launch_params: dict,
-    pretrained_weights: dict[str, str], whitening: Directory, features: Directory,
+    pretrained_weights: dict[str, str], whitening: dict, features: Directory,
 ) -> dict:
     """Every encoder over the evaluated videos in one torchrun job; the base encoder over the training videos in a second."""
     configs = parse_encoders(retrieval.get("encoders"))
@@ -114,7 +115,7 @@ def extract_features(
         raise ValueError("retrieval.encoders is empty: name at least one encoder")
     video_encoder = VideoEncoderParams.from_params(retrieval.get("video_encoder"))
     train_base = video_encoder.base_encoder if video_encoder.enabled else None
-    fitted = whitening.manifest or {}
+    fitted = whitening or {}
     entries, manifest = {}, {}
     for config in configs:
         if config.whitening and not fitted.get(config.name):
@@ -141,11 +142,10 @@ def extract_features(
 
 
 def train_video_encoder(
-    video_index: pd.DataFrame, feature_dir: Directory, ground_truth: dict, retrieval: dict, launch_params: dict, folder: Directory,
+    video_index: pd.DataFrame, features: dict, ground_truth: dict, retrieval: dict, launch_params: dict, folder: Directory,
 ) -> dict:
     """Train the transformer video encoder (notes' Model #2) on frame features of the training videos."""
     params = VideoEncoderParams.from_params(retrieval.get("video_encoder"))
-    features = feature_dir.manifest or {}
     if not params.enabled:
         return {"enabled": False}
     base = params.base_encoder
@@ -178,10 +178,9 @@ def train_video_encoder(
 
 
 def encode_with_video_encoder(
-    video_index: pd.DataFrame, feature_dir: Directory, encoder_dir: Directory, output: Directory, retrieval: dict, launch_params: dict,
+    video_index: pd.DataFrame, features: dict, video_encoder: dict, output: Directory, retrieval: dict, launch_params: dict,
 ) -> dict:
     """Per-frame outputs of the trained video encoder for the evaluated videos, through the one extraction worker."""
-    features, video_encoder = feature_dir.manifest or {}, encoder_dir.manifest or {}
     if not video_encoder.get("enabled"):
         return dict(features)
     base = features[video_encoder["base_encoder"]]
@@ -219,13 +218,14 @@ def compute_similarities(video_index: pd.DataFrame, features: dict, retrieval: d
         for method in params.methods:
             scores = similarity_matrix(queries, targets, method, k=params.topk, chunk_frames=params.chunk_frames)
             path = folder.path / f"{encoder}__{method}.json"
-            path.write_text(json.dumps(to_json_ready(scores)))
+            text = json.dumps(to_json_ready(scores)).encode()
+            atomic_write(path, lambda handle: handle.write(text))
             manifest[f"{encoder}__{method}"] = {"encoder": encoder, "similarity": method, "path": str(path), "videos_without_features": absent}
         log.info("%s: similarities of %d queries x %d videos (%d without features)", encoder, len(queries), len(targets), len(absent))
     return manifest
 
 
-def evaluate_retrieval(similarities: Directory, ground_truth: dict, features: dict, ingest_report: dict, retrieval: dict) -> tuple[dict, str]:
+def evaluate_retrieval(similarities: dict, ground_truth: dict, features: dict, ingest_report: dict, retrieval: dict) -> tuple[dict, str]:
     """mAP of every encoder x similarity by the benchmark's rules, as JSON and a markdown table."""
     from video_similarity.retrieval.report import FIVR_ANCHORS, NOTES_ANCHORS, frame_vs_video, metric_columns, results_markdown
 
@@ -234,7 +234,7 @@ def evaluate_retrieval(similarities: Directory, ground_truth: dict, features: di
     if all_db not in ("all", "available"):
         raise ValueError(f"retrieval.all_db must be 'all' or 'available', got {all_db!r}")
     rows = []
-    for entry in (similarities.manifest or {}).values():
+    for entry in similarities.values():
         scores = json.loads(Path(entry["path"]).read_text())
         if benchmark == "fivr":
             from video_similarity.metrics.fivr import evaluate_fivr
@@ -258,7 +258,7 @@ def evaluate_retrieval(similarities: Directory, ground_truth: dict, features: di
     missing = sum(counts["missing"][r] for r in ("query", "database"))
     listed = len(set(ground_truth["queries"]) | set(ground_truth["database"]))  # FIVR-5K: a query is in the database too
     # found but without features: failed to decode (preprocess report) or to encode (feature manifest)
-    failed = sorted({v for entry in (similarities.manifest or {}).values() for v in entry["videos_without_features"]})
+    failed = sorted({v for entry in similarities.values() for v in entry["videos_without_features"]})
     notes = [
         f"benchmark {benchmark}; {ingest_report['lists']}",
         f"videos missing from the folder: {missing} of {listed} listed"
