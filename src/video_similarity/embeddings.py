@@ -15,6 +15,9 @@ from video_similarity.extraction import archive_videos, extract
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
+    """Rows to unit length, computed in the input's precision, returned as float32 (the descriptor stages'
+    and the video transformer's views; the similarity engine and score normalisation keep the exact
+    float32 arithmetic of the evaluators they reproduce)."""
     return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 

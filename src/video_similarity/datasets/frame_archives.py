@@ -18,6 +18,7 @@ import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
 
 from video_similarity.atomic import atomic_write
+from video_similarity.datasets.directory import DirectoryDataset
 from video_similarity.frames.archive import FrameArchive
 
 
@@ -80,25 +81,14 @@ class FrameArchiveStore:
         return f"FrameArchiveStore({str(self.root or 'manifest')!r}, {len(self)} archives)"
 
 
-class FrameArchivesDataset(AbstractDataset[None, FrameArchiveStore]):
+class FrameArchivesDataset(DirectoryDataset):
     """The archive folder: ``load()`` -> FrameArchiveStore (creates the folder); preprocess fills it."""
 
-    def __init__(self, path: str, metadata: dict[str, Any] | None = None):
-        self._path = Path(path)
-        self.metadata = metadata
-
     def load(self) -> FrameArchiveStore:
-        self._path.mkdir(parents=True, exist_ok=True)
-        return FrameArchiveStore(self._path)
+        return FrameArchiveStore(super().load().path)
 
     def save(self, data) -> None:
         raise DatasetError(f"{self._path}: preprocess fills this folder; its manifest is the catalog entry frame_archives")
-
-    def _exists(self) -> bool:
-        return self._path.is_dir()
-
-    def _describe(self) -> dict[str, Any]:
-        return {"path": str(self._path)}
 
 
 class FrameArchiveManifestDataset(AbstractDataset[pd.DataFrame, FrameArchiveStore]):

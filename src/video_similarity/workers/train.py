@@ -158,8 +158,10 @@ def view(frames: np.ndarray, crop: int, noise: float, frame_drop: float, rng: np
     keep = rng.random(len(x)) >= frame_drop
     if keep.sum() >= 1:
         x = x[keep]
+    from video_similarity.embeddings import l2_normalize
+
     x = x + rng.normal(0.0, noise / np.sqrt(x.shape[1]), x.shape).astype(np.float32)  # noise vectors of norm ~noise
-    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+    return l2_normalize(x)
 
 
 def pad(views: list[np.ndarray]):
