@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import faiss
 import pandas as pd
 
 from video_similarity.datasets.directory import Directory
@@ -62,6 +61,8 @@ def make_reference_submission(reference_embeddings: Descriptors, noise_bank: Des
 
 def build_reference_index(reference_descriptors: Descriptors):
     """An exact inner-product faiss index over the submitted reference descriptors (what the search scores)."""
+    import faiss
+
     index = faiss.IndexFlatIP(reference_descriptors.features.shape[1])
     index.add(reference_descriptors.features)
     return index
