@@ -10,6 +10,7 @@ from video_similarity.launch import LaunchConfig
 from video_similarity.params import parse
 from video_similarity.pipelines.fivr_retrieval.params import RetrievalParams, SimilarityParams, VideoEncoderParams
 from video_similarity.pipelines.infer_ref.nodes import InferenceParams
+from video_similarity.pipelines.ingest.nodes import IngestParams
 from video_similarity.pipelines.pca.nodes import PcaParams
 from video_similarity.pipelines.preprocess.nodes import PreprocessParams
 from video_similarity.pipelines.train_ensemble.params import TrainEnsembleParams
@@ -27,6 +28,7 @@ def base_section(*path):
 
 
 SECTIONS = [
+    (IngestParams, ("ingest",)),
     (PreprocessParams, ("preprocess",)),
     (TrainEnsembleParams, ("train_ensemble",)),
     (PcaParams, ("pca",)),

@@ -3,21 +3,39 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from video_similarity.ingest.problems import DatasetUnusableError
 from video_similarity.ingest.vsc_layout import index_vsc_layout, ingest_report
+from video_similarity.params import parse
 
 log = logging.getLogger(__name__)
 
 SOURCES = ("demo", "vsc")
 
 
+@dataclass(frozen=True)
+class IngestParams:
+    """``params:ingest``."""
+
+    source: str = "demo"  # demo: build the embedded corpus under `root`, then ingest it | vsc: the official layout
+    root: str | None = "data/01_raw/demo"
+    splits: list | None = None  # None: every split that has metadata (train, val, test, ...)
+    workers: int | None = None  # processes that render the demo corpus; None: all cores
+    demo: dict | None = None  # the demo corpus (demo/corpus.py: DemoCorpusConfig)
+
+    @classmethod
+    def from_params(cls, params: dict | None) -> "IngestParams":
+        return parse(cls, params, "ingest")
+
+
 def locate_dataset(ingest: dict) -> str:
     """Return the dataset root; for source ``demo``, build the embedded corpus there first."""
-    source, root = ingest.get("source"), ingest.get("root")
+    config = IngestParams.from_params(ingest)
+    source, root = config.source, config.root
     if source not in SOURCES:
         raise ValueError(f"ingest.source must be one of {SOURCES}, got {source!r}")
     if not root:
@@ -27,8 +45,7 @@ def locate_dataset(ingest: dict) -> str:
     if source == "demo":
         from video_similarity.demo.corpus import DemoCorpusConfig, plan_corpus, write_corpus
 
-        config = DemoCorpusConfig.from_params(ingest.get("demo") or {})
-        write_corpus(plan_corpus(config), root, workers=ingest.get("workers"))
+        write_corpus(plan_corpus(DemoCorpusConfig.from_params(config.demo or {})), root, workers=config.workers)
     return str(Path(root))
 
 
@@ -36,7 +53,7 @@ def index_dataset(
     root: str, ingest: dict
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
     """Validate the VSC-layout directory: video index, ground truth (segments, pairs), edits, report."""
-    index = index_vsc_layout(root, ingest.get("splits"))
+    index = index_vsc_layout(root, IngestParams.from_params(ingest).splits)
     report = ingest_report(index)
     log.info(
         "Ingested %d videos from %s (splits %s); %d item(s) skipped",
