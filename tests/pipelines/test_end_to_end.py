@@ -54,25 +54,30 @@ def test_demo_run_produces_a_valid_scored_submission(demo_run):
 
     base = demo_run / DATA
     index = pd.read_parquet(base / "02_intermediate/test/video_index.parquet").set_index("video_id")
-    for method in ("ensemble", "pdq", "untrained"):
+    for method in ("ensemble", "pdq", "untrained", "sscd"):
         query = load_descriptors(base / f"07_model_output/test/{method}/query_descriptors.npz")
         reference = load_descriptors(base / f"07_model_output/test/{method}/reference_descriptors.npz")
         assert set(query.video_ids) <= set(index.index[(index["split"] == "test") & (index["role"] == "query")])
         validate_submission(query, reference, index.loc[sorted(set(query.video_ids)), "duration"].to_dict(), index.loc[sorted(set(reference.video_ids)), "duration"].to_dict())
     metrics = json.loads(next((base / "08_reporting/test/vsc_metrics.json").rglob("vsc_metrics.json")).read_text())
-    assert set(metrics["methods"]) == {"ensemble", "pdq", "untrained"}
+    assert list(metrics["methods"]) == ["ensemble", "pdq", "untrained", "sscd"]
     for scores in metrics["methods"].values():
         assert 0 <= scores["uAP"] <= 1 and scores["positives"] >= 1
     assert next((base / "08_reporting/test/vsc_pr_curve.png").rglob("vsc_pr_curve.png")).stat().st_size > 1000
     report = (base / "08_reporting/test/vsc_report.md").read_text()
-    assert "| ensemble |" in report and "| pdq |" in report and "uAP by edit" in report
+    assert "| ensemble |" in report and "| pdq |" in report and "| sscd |" in report and "uAP by edit" in report
     manifest = json.loads((base / "06_models/test/ensemble_members.json").read_text())
-    assert len(manifest["models"]) == 2 and set(manifest["members"]) == set(manifest["models"])
-    for name, entry in manifest["models"].items():
+    assert len(manifest["models"]) == 3 and set(manifest["members"]) == set(manifest["models"])
+    trained = {name: entry for name, entry in manifest["models"].items() if not entry.get("frozen")}
+    assert sorted(trained) == ["mobilenet_s0", "mobilenet_s1"]
+    for name, entry in trained.items():
         assert Path(entry["torchscript"]).is_file()
         assert manifest["members"][name]["builder"] == "torchscript"  # inference reads the export through the registry
+    # the frozen member is its registry entry, used as it is: nothing was trained for it
+    assert manifest["members"]["sscd_distilled"]["builder"] == "sscd_distilled"
+    assert not (base / "06_models/test/descriptor_models/sscd_distilled").exists()
     # the baselines ran the ensemble's stages under their namespaces, not code of their own
-    for method in ("pdq", "untrained"):
+    for method in ("pdq", "untrained", "sscd"):
         assert (base / f"06_models/test/{method}/pca.pkl").is_file() and (base / f"05_model_input/test/{method}/noise_bank.npz").is_file()
 
 
@@ -97,6 +102,14 @@ def test_second_run_reuses_corpus_and_archives(demo_run):
     assert [p.stat().st_mtime_ns for p in corpus] == corpus_before
     report = json.loads((demo_run / DATA / "08_reporting/test/preprocess_report.json").read_text())
     assert report["counts"] == {"cached": 16} and report["decoded_videos"] == 0
+
+
+def test_a_frozen_members_features_are_reused_by_a_later_run(demo_run):
+    items = sorted((demo_run / DATA / "04_feature/test/embeddings/sscd_distilled").glob("*.npz"))
+    assert len(items) >= 6  # the training split's references (PCA) and the evaluated split's videos
+    before = [p.stat().st_mtime_ns for p in items]
+    run_pipeline(demo_run, "pca")
+    assert [p.stat().st_mtime_ns for p in items] == before
 
 
 def test_vsc_env_ingests_any_directory_in_the_official_layout(demo_run):

@@ -90,3 +90,21 @@ def test_the_reference_side_needs_only_the_noise_bank_and_matches_the_joint_norm
     q, r = score_normalize(query.features, reference.features, noise.features, beta=1.2)
     np.testing.assert_array_equal(make_reference_submission(reference, noise).features, r)
     np.testing.assert_array_equal(make_query_submission(query, noise, {"beta": 1.2}).features, q)
+
+
+def test_frozen_members_are_used_as_they_are_and_never_trained(tmp_path, monkeypatch):
+    import video_similarity.pipelines.train_ensemble.nodes as nodes
+
+    store = FrameArchiveStore(tmp_path / "store")
+    (tmp_path / "store").mkdir()
+    for video in ("Q1", "R1"):
+        (tmp_path / "store" / f"{video}.zip").write_bytes(b"")
+    monkeypatch.setattr(nodes, "launch", lambda *a, **k: pytest.fail("a frozen member was trained"))
+    frozen = {"name": "sscd", "frozen": True, "encoder": {"builder": "sscd", "weights": "official", "options": {"short_side": 256}}}
+    manifest = train_ensemble(store, INDEX, GT, {"official": "/models/sscd.pt"}, Directory(tmp_path / "models"), {**PARAMS, "models": [frozen]}, {})
+    assert manifest["members"] == {"sscd": {"builder": "sscd", "weights_path": "/models/sscd.pt", "seed": 0, "whitening_path": None, "options": {"short_side": 256}}}
+    assert manifest["models"]["sscd"] == {"frozen": True, "builder": "sscd", "weights": "official"}
+    with pytest.raises(ValueError, match="a frozen member names its encoder"):
+        train_ensemble(store, INDEX, GT, {}, Directory(tmp_path / "models"), {**PARAMS, "models": [{"name": "x", "frozen": True, "backbone": "resnet18"}]}, {})
+    with pytest.raises(ValueError, match="a trained member needs a backbone"):
+        train_ensemble(store, INDEX, GT, {}, Directory(tmp_path / "models"), {**PARAMS, "models": [{"name": "x", "encoder": {"builder": "sscd"}}]}, {})

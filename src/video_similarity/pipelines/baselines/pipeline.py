@@ -6,7 +6,7 @@ from video_similarity.pipelines import infer_query, infer_ref, pca
 from video_similarity.pipelines.baselines.nodes import baseline_members
 
 #: baseline -> the parameters its pca stage reads (PDQ hashes are used as they are).
-BASELINES = {"pdq": "params:baselines.pdq.pca", "untrained": "params:pca"}  # report order
+BASELINES = {"pdq": "params:baselines.pdq.pca", "untrained": "params:pca", "sscd": "params:baselines.sscd.pca"}  # report order
 SHARED = {"frame_archives", "video_index", "embedding_store", "pretrained_weights"}
 
 

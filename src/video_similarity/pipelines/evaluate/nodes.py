@@ -59,23 +59,24 @@ def _edit_breakdown(candidates: pd.DataFrame, positives: set, query_edits: pd.Da
 def evaluate_submissions(
     query_descriptors: Descriptors,
     reference_descriptors: Descriptors,
-    pdq_query_descriptors: Descriptors,
-    pdq_reference_descriptors: Descriptors,
-    untrained_query_descriptors: Descriptors,
-    untrained_reference_descriptors: Descriptors,
     descriptor_ground_truth: pd.DataFrame,
     query_edits: pd.DataFrame,
     video_index: pd.DataFrame,
     params: dict,
+    **baselines: Descriptors,
 ) -> tuple[dict, Figure, pd.DataFrame, str]:
-    """Metrics JSON, precision-recall plot, per-edit table and a markdown comparison."""
+    """Metrics JSON, precision-recall plot, per-edit table and a markdown comparison.
+
+    ``baselines`` are ``<name>_query_descriptors`` / ``<name>_reference_descriptors`` pairs (the
+    baselines pipeline's outputs), scored after the ensemble in the order given.
+    """
     split = params["split"]
     positives = ground_truth_pairs(descriptor_ground_truth[descriptor_ground_truth["split"] == split])
-    runs = {
-        "ensemble": (query_descriptors, reference_descriptors),
-        "pdq": (pdq_query_descriptors, pdq_reference_descriptors),
-        "untrained": (untrained_query_descriptors, untrained_reference_descriptors),
-    }
+    runs = {"ensemble": (query_descriptors, reference_descriptors)}
+    for key, query in baselines.items():
+        if key.endswith("_query_descriptors"):
+            name = key[: -len("_query_descriptors")]
+            runs[name] = (query, baselines[f"{name}_reference_descriptors"])
     metrics: dict = {"split": split, "methods": {}}
     figure = Figure(figsize=(5, 4))
     axis = figure.add_subplot()

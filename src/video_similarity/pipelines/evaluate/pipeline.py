@@ -9,10 +9,10 @@ from video_similarity.pipelines.evaluate.nodes import evaluate_submissions
 def create_pipeline(**kwargs) -> Pipeline:
     """Scores the ensemble's submission and each baseline's (``<baseline>.query_descriptors`` ...)."""
     baseline_files = [f"{name}_{side}_descriptors" for name in BASELINES for side in ("query", "reference")]
+    inputs = ["query_descriptors", "reference_descriptors", "descriptor_ground_truth", "query_edits", "video_index", "params:inference"]
     scoring = node(
         evaluate_submissions,
-        ["query_descriptors", "reference_descriptors", *baseline_files,
-         "descriptor_ground_truth", "query_edits", "video_index", "params:inference"],
+        {name: name for name in inputs[:-1]} | {"params": inputs[-1]} | {f: f for f in baseline_files},
         ["vsc_metrics", "vsc_pr_curve", "vsc_edit_breakdown", "vsc_report"],
         name="evaluate_submissions",
     )

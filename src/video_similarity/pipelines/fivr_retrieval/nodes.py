@@ -123,7 +123,7 @@ def extract_features(
         entries[config.name] = config.resolved(pretrained_weights).job_entry(fitted.get(config.name) if config.whitening else None)
         manifest[config.name] = {
             "folder": str(features.path / config.name), "builder": config.builder,
-            "weights": "n/a (perceptual hash)" if config.builder == "pdq" else config.weights or f"none (random init, seed {config.seed})",
+            "weights": config.weights_label(),
             "whitened": bool(config.whitening), "options": config.options,
         }
     batch_size = RetrievalParams.from_params(retrieval).batch_size

@@ -13,6 +13,7 @@ from video_similarity.cache import file_digest, input_key, open_stamped
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
 from video_similarity.launch import LaunchConfig, launch
+from video_similarity.models.registry import EncoderSpec
 from video_similarity.pipelines.train_ensemble.params import TrainEnsembleParams
 
 log = logging.getLogger(__name__)
@@ -42,12 +43,17 @@ def train_ensemble(
     ground_truth = gt[["query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end"]].values.tolist()
     data = hashlib.sha256(json.dumps({v: input_key(p) for v, p in archives.items()}).encode() + json.dumps(ground_truth).encode()).hexdigest()
     manifest = {"image_size": config.image_size, "members": {}, "models": {}}
-    for member in members:
+    for member in (m for m in members if m.frozen):  # used as they are: nothing to train
+        spec = EncoderSpec.from_params(member.name, member.encoder).resolved(pretrained_weights)
+        manifest["members"][member.name] = spec.job_entry()
+        manifest["models"][member.name] = {"frozen": True, "builder": spec.builder, "weights": spec.weights_label()}
+        log.info("Member %s: %s, frozen (%s)", member.name, spec.builder, spec.weights_label())
+    for member in (m for m in members if not m.frozen):
         if member.weights and member.weights not in pretrained_weights:
             raise ValueError(f"model {member.name}: weights {member.weights!r} is not in the catalog entry pretrained_weights ({sorted(pretrained_weights)})")
         weights_path = pretrained_weights.get(member.weights) if member.weights else None
         folder = model_dir.path / member.name
-        settings = {**dataclasses.asdict(member), **config.common(), "split": config.split}
+        settings = {**{k: v for k, v in dataclasses.asdict(member).items() if k not in ("frozen", "encoder")}, **config.common(), "split": config.split}
         open_stamped(folder, {"settings": settings, "data": data, "weights_sha256": file_digest(weights_path) if weights_path else None})
         torchscript = folder / "model.pt"
         spec = {

@@ -9,16 +9,21 @@ from video_similarity.params import parse
 
 @dataclass(frozen=True)
 class MemberParams:
-    """One trained member; the fields it leaves out come from the section's defaults."""
+    """One member: trained (a ``backbone``), or ``frozen`` (any registry ``encoder``, e.g. SSCD, used as it is).
+
+    The fields a trained member leaves out come from the section's defaults.
+    """
 
     name: str
-    backbone: str
     dim: int
     epochs: int
     batch_size: int  # positive pairs per process and step (the loss sees 2 x batch x processes)
     lr: float
     seed: int
+    backbone: str | None = None
     weights: str | None = None  # a name in the catalog entry pretrained_weights
+    frozen: bool = False
+    encoder: dict | None = None  # a frozen member's registry entry: {builder, weights, options}
 
 
 #: Member fields a section may give a default for.
@@ -54,8 +59,13 @@ class TrainEnsembleParams:
             unknown = sorted(set(entry) - set(known))
             if unknown:
                 raise ValueError(f"train_ensemble model {entry.get('name')!r}: unknown key(s) {unknown}; known: {known}")
-            if "name" not in entry or "backbone" not in entry:
-                raise ValueError(f"train_ensemble model {entry}: needs a name and a backbone")
+            if "name" not in entry:
+                raise ValueError(f"train_ensemble model {entry}: needs a name")
+            if entry.get("frozen"):
+                if not entry.get("encoder") or "backbone" in entry:
+                    raise ValueError(f"train_ensemble model {entry['name']!r}: a frozen member names its encoder (a registry entry), not a backbone")
+            elif "backbone" not in entry or "encoder" in entry:
+                raise ValueError(f"train_ensemble model {entry['name']!r}: a trained member needs a backbone (frozen: true for an encoder used as it is)")
             defaults = {k: getattr(self, k) for k in MEMBER_DEFAULTS}
             out.append(parse(MemberParams, {**defaults, **entry}, f"train_ensemble model {entry['name']!r}"))
         return out
