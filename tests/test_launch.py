@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from video_similarity.launch import LaunchConfig, LaunchError, launch, torchrun_command
+from video_similarity.launch import LaunchConfig, LaunchError, job_command, launch, torchrun_command
 
 
 def test_single_node_is_standalone():
@@ -34,5 +34,18 @@ def test_config_is_validated():
 def test_a_failing_worker_fails_the_launch_with_its_traceback(tmp_path):
     with pytest.raises(LaunchError) as err:
         launch("tests.workers.failing_worker", {"message": "disk on fire"}, LaunchConfig(nproc_per_node=2), workdir=tmp_path)
+    text = str(err.value)
+    assert "exit code" in text and "disk on fire" in text and "RuntimeError" in text
+
+
+def test_one_process_on_one_host_runs_the_worker_itself_and_more_go_through_torchrun():
+    assert job_command("pkg.worker", "job.json", LaunchConfig()) == [sys.executable, "-m", "pkg.worker", "--spec", "job.json"]
+    assert "torch.distributed.run" in job_command("pkg.worker", "job.json", LaunchConfig(nproc_per_node=2))
+    assert "torch.distributed.run" in job_command("pkg.worker", "job.json", LaunchConfig(max_restarts=2))  # restarts need the agent
+
+
+def test_a_single_process_worker_fails_the_launch_with_its_traceback(tmp_path):
+    with pytest.raises(LaunchError) as err:
+        launch("tests.workers.failing_worker", {"message": "disk on fire", "rank": 0}, LaunchConfig(), workdir=tmp_path)
     text = str(err.value)
     assert "exit code" in text and "disk on fire" in text and "RuntimeError" in text

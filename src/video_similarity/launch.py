@@ -64,8 +64,19 @@ def torchrun_command(module: str, spec_path: str | Path, config: LaunchConfig) -
     return command + ["-m", module, "--spec", str(spec_path)]
 
 
+def job_command(module: str, spec_path: str | Path, config: LaunchConfig) -> list[str]:
+    """The command that runs the job: torchrun, or for one process on one host without restarts the
+    worker itself (it is then rank 0 of a world of 1, as under torchrun; the elastic agent would only
+    add its start-up, seconds per job)."""
+    if config.nproc_per_node == 1 and config.nnodes == 1 and not config.rdzv_endpoint and config.max_restarts == 0:
+        return [sys.executable, "-m", module, "--spec", str(spec_path)]
+    return torchrun_command(module, spec_path, config)
+
+
 def _environment(config: LaunchConfig) -> dict[str, str]:
     env = dict(os.environ)
+    if config.nproc_per_node == 1 and config.nnodes == 1:
+        env.update({"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1"})
     threads = config.threads_per_process or max(1, (os.cpu_count() or 1) // config.nproc_per_node)
     env.setdefault("OMP_NUM_THREADS", str(threads))
     env["VIDEO_SIMILARITY_BACKEND"] = config.backend
@@ -84,7 +95,7 @@ def launch(module: str, spec: dict, config: LaunchConfig, workdir: str | Path | 
     workdir.mkdir(parents=True, exist_ok=True)
     spec_path = workdir / f"{module.rsplit('.', 1)[-1]}_job.json"
     spec_path.write_text(json.dumps(spec, indent=2, default=str))
-    command = torchrun_command(module, spec_path, config)
+    command = job_command(module, spec_path, config)
     log.info("Launching %s", " ".join(command))
     tail: deque[str] = deque(maxlen=60)
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_environment(config), bufsize=1) as process:
@@ -95,4 +106,4 @@ def launch(module: str, spec: dict, config: LaunchConfig, workdir: str | Path | 
                 log.info("[%s] %s", module.rsplit(".", 1)[-1], line)
         code = process.wait()
     if code != 0:
-        raise LaunchError(f"torchrun job {module} failed with exit code {code} (spec {spec_path}):\n" + "\n".join(tail))
+        raise LaunchError(f"job {module} failed with exit code {code} (spec {spec_path}):\n" + "\n".join(tail))

@@ -1,4 +1,4 @@
-"""A torchrun worker that fails on rank 1 (for the launcher tests)."""
+"""A worker that fails on one rank (``spec["rank"]``, default 1) for the launcher tests."""
 
 import os
 
@@ -10,7 +10,7 @@ from video_similarity.workers.common import read_spec
 @record
 def main() -> None:
     spec = read_spec()
-    if int(os.environ["RANK"]) == 1:
+    if int(os.environ["RANK"]) == int(spec.get("rank", 1)):
         raise RuntimeError(spec["message"])
 
 
