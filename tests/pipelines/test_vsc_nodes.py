@@ -27,11 +27,11 @@ def test_train_ensemble_rejects_bad_model_entries(tmp_path):
         (tmp_path / "store" / f"{video}.zip").write_bytes(b"")
     folder = Directory(tmp_path / "models")
     with pytest.raises(ValueError, match="unknown key\\(s\\) \\['depth'\\]"):
-        train_ensemble(store, INDEX, GT, {}, folder, {**PARAMS, "models": [{"name": "m", "backbone": "resnet18", "depth": 3}]}, {})
+        train_ensemble(store, INDEX, GT, {}, folder, folder, {**PARAMS, "models": [{"name": "m", "backbone": "resnet18", "depth": 3}]}, {})
     with pytest.raises(ValueError, match="weights 'imagenet' is not in the catalog entry pretrained_weights"):
-        train_ensemble(store, INDEX, GT, {}, folder, {**PARAMS, "models": [{"name": "m", "backbone": "resnet18", "weights": "imagenet"}]}, {})
+        train_ensemble(store, INDEX, GT, {}, folder, folder, {**PARAMS, "models": [{"name": "m", "backbone": "resnet18", "weights": "imagenet"}]}, {})
     with pytest.raises(ValueError, match="no frame archives for split 'test'"):
-        train_ensemble(store, INDEX, GT, {}, folder, {**PARAMS, "split": "test", "models": []}, {})
+        train_ensemble(store, INDEX, GT, {}, folder, folder, {**PARAMS, "split": "test", "models": []}, {})
 
 
 def test_pca_caps_dimensions_and_whitens():
@@ -101,10 +101,10 @@ def test_frozen_members_are_used_as_they_are_and_never_trained(tmp_path, monkeyp
         (tmp_path / "store" / f"{video}.zip").write_bytes(b"")
     monkeypatch.setattr(nodes, "launch", lambda *a, **k: pytest.fail("a frozen member was trained"))
     frozen = {"name": "sscd", "frozen": True, "encoder": {"builder": "sscd", "weights": "official", "options": {"short_side": 256}}}
-    manifest = train_ensemble(store, INDEX, GT, {"official": "/models/sscd.pt"}, Directory(tmp_path / "models"), {**PARAMS, "models": [frozen]}, {})
+    manifest = train_ensemble(store, INDEX, GT, {"official": "/models/sscd.pt"}, Directory(tmp_path / "models"), Directory(tmp_path / "emb"), {**PARAMS, "models": [frozen]}, {})
     assert manifest["members"] == {"sscd": {"builder": "sscd", "weights_path": "/models/sscd.pt", "seed": 0, "whitening_path": None, "options": {"short_side": 256}}}
     assert manifest["models"]["sscd"] == {"frozen": True, "builder": "sscd", "weights": "official"}
     with pytest.raises(ValueError, match="a frozen member names its encoder"):
-        train_ensemble(store, INDEX, GT, {}, Directory(tmp_path / "models"), {**PARAMS, "models": [{"name": "x", "frozen": True, "backbone": "resnet18"}]}, {})
+        train_ensemble(store, INDEX, GT, {}, Directory(tmp_path / "models"), Directory(tmp_path / "emb"), {**PARAMS, "models": [{"name": "x", "frozen": True, "backbone": "resnet18"}]}, {})
     with pytest.raises(ValueError, match="a trained member needs a backbone"):
-        train_ensemble(store, INDEX, GT, {}, Directory(tmp_path / "models"), {**PARAMS, "models": [{"name": "x", "encoder": {"builder": "sscd"}}]}, {})
+        train_ensemble(store, INDEX, GT, {}, Directory(tmp_path / "models"), Directory(tmp_path / "emb"), {**PARAMS, "models": [{"name": "x", "encoder": {"builder": "sscd"}}]}, {})

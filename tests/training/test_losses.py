@@ -138,3 +138,27 @@ def test_gather_embeddings_across_two_processes(tmp_path):
         # Every rank computes the same loss over the global batch; the local slice's
         # gradient sums the contributions of all ranks' losses.
         assert torch.equal(result["grad"], world_size * weights[2 * rank: 2 * rank + 2])
+
+
+def test_the_teacher_term_lowers_the_student_teacher_distance_on_a_toy_set():
+    """A linear student of another dimension learns to relate toy 'frames' the way a fixed teacher does."""
+    from video_similarity.training.losses import relational_distillation
+
+    g = torch.Generator().manual_seed(0)
+    frames = torch.randn(32, 12, generator=g)
+    teacher = F.normalize(frames @ torch.randn(12, 16, generator=g), dim=-1)  # a fixed 16-d teacher
+    student = torch.nn.Linear(12, 8)
+    torch.nn.init.normal_(student.weight, generator=g)
+    start = relational_distillation(student(frames), teacher).item()
+    for _ in range(200):  # plain gradient descent by hand
+        loss = relational_distillation(student(frames), teacher)
+        student.zero_grad()
+        loss.backward()
+        with torch.no_grad():
+            for p in student.parameters():
+                p -= 0.5 * p.grad
+    end = relational_distillation(student(frames), teacher).item()
+    assert end < 0.5 * start
+    assert float(relational_distillation(teacher, teacher)) == 0.0
+    with pytest.raises(ValueError, match="student and teacher"):
+        relational_distillation(torch.zeros(3, 2), torch.zeros(4, 2))

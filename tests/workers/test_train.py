@@ -54,3 +54,24 @@ def test_training_job_starts_from_local_weights_checkpoints_and_exports(archives
     launch("video_similarity.workers.train", {**spec, "dim": 8, "epochs": 1, "torchscript": str(tmp_path / "m8.pt")}, LaunchConfig(), workdir=tmp_path / "jobs")
     assert "Resuming" not in caplog.text and "another configuration" in caplog.text and "epoch 1/1" in caplog.text
     assert load_torchscript(tmp_path / "m8.pt")(torch.rand(1, 3, 32, 32)).shape == (1, 8)
+
+
+def test_a_teacher_changes_what_the_member_learns(archives, tmp_path):
+    """The same job with a teacher's rows for the clean frames trains to other weights than without."""
+    import numpy as np
+
+    from video_similarity.cache import write_item
+
+    rng = np.random.default_rng(0)
+    items = {v: str(write_item(tmp_path / "teacher", v, "k", features=rng.normal(size=(4, 24)).astype(np.float32))) for v in archives}
+    spec = {
+        "task": "descriptor", "name": "m", "backbone": "mobilenet_v3_small", "dim": 16, "epochs": 1, "batch_size": 3, "lr": 1e-2, "seed": 0,
+        "image_size": 32, "tau": 0.05, "koleo_weight": 0.1, "weight_decay": 0.0, "synthetic_pairs": 0, "weights_path": None,
+        "archives": archives, "ground_truth": [], "self_pair_videos": list(archives),
+    }
+    runs = {}
+    for name, teacher in (("plain", None), ("taught", {"items": items, "weight": 5.0})):
+        job = {**spec, "teacher": teacher, "checkpoint": str(tmp_path / f"{name}.ckpt"), "torchscript": str(tmp_path / f"{name}.pt")}
+        launch("video_similarity.workers.train", job, LaunchConfig(), workdir=tmp_path / "jobs")
+        runs[name] = dict(load_torchscript(tmp_path / f"{name}.pt").proj.named_parameters())["weight"]
+    assert not torch.allclose(runs["plain"], runs["taught"])

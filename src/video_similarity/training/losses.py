@@ -3,7 +3,8 @@
 ``info_nce`` pulls two augmented views of the same frame together against all
 other views in the (globally gathered) batch; ``koleo`` spreads descriptors
 uniformly over the sphere, which is what makes a fixed similarity threshold and
-score normalisation work across videos.
+score normalisation work across videos. ``relational_distillation`` pulls a
+trained member towards a frozen teacher (SSCD) that sees the clean frame.
 """
 
 from __future__ import annotations
@@ -56,6 +57,21 @@ def koleo(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
         nearest = d.argmin(dim=1)
     dist_nn = F.pairwise_distance(x, x[nearest], p=2.0, eps=eps)
     return -torch.log(dist_nn + eps).mean()
+
+
+def relational_distillation(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference between the student's and the teacher's cosine-similarity matrices.
+
+    Pulls the student towards how the teacher (SSCD) relates the frames of a batch
+    (Park et al. 2019, relational knowledge distillation), so the two need not share
+    a dimension: ``student`` (N, d) and ``teacher`` (N, D) rows are L2-normalised
+    here; the teacher carries no gradient.
+    """
+    if student.dim() != 2 or teacher.dim() != 2 or student.shape[0] != teacher.shape[0]:
+        raise ValueError(f"student and teacher must be (N, d) and (N, D), got {tuple(student.shape)} and {tuple(teacher.shape)}")
+    s = F.normalize(student, dim=-1)
+    t = F.normalize(teacher.detach().to(student.dtype), dim=-1)
+    return ((s @ s.T - t @ t.T) ** 2).mean()
 
 
 def gather_embeddings(x: torch.Tensor) -> torch.Tensor:

@@ -98,6 +98,10 @@ class DescriptorTask:
             with FrameArchive(path) as archive:
                 lengths[video_id] = len(archive)
         self.pairs = build_pairs(spec, lengths)
+        # the teacher's rows of every clean training frame, computed once by the extraction worker
+        teacher = spec.get("teacher") or {}
+        self.teacher_weight = float(teacher.get("weight", 0.0))
+        self.teacher = {v: np.load(p)["features"] for v, p in (teacher.get("items") or {}).items()}
         self.mild = FrameAugmenter(size, "mild", seed=seed * 1000 + context.rank)
         self.hard = FrameAugmenter(size, "hard", seed=seed * 1000 + 500 + context.rank)
 
@@ -122,7 +126,23 @@ class DescriptorTask:
         left_emb = gather_embeddings(embeddings[: len(chunk)])
         right_emb = gather_embeddings(embeddings[len(chunk):])
         loss = info_nce(left_emb, right_emb, tau=float(self.spec["tau"]))
-        return loss + float(self.spec["koleo_weight"]) * koleo(torch.cat([left_emb, right_emb]))
+        loss = loss + float(self.spec["koleo_weight"]) * koleo(torch.cat([left_emb, right_emb]))
+        if self.teacher_weight > 0:
+            loss = loss + self.teacher_weight * self._teacher_term(embeddings[: len(chunk)], chunk)
+        return loss
+
+    def _teacher_term(self, student, chunk):
+        """Relational distillation of the (augmented) left views towards the teacher's rows of the clean frames."""
+        import torch
+
+        from video_similarity.training.losses import relational_distillation
+
+        rows = [i for i, ((video, _), _) in enumerate(chunk) if video in self.teacher]
+        if len(rows) < 2:
+            return student.sum() * 0.0
+        targets = [self.teacher[chunk[i][0][0]][min(chunk[i][0][1], len(self.teacher[chunk[i][0][0]]) - 1)] for i in rows]
+        teacher = torch.from_numpy(np.stack(targets)).to(student.device)
+        return relational_distillation(student[rows], teacher)
 
 
 def train_descriptor(spec: dict, context) -> None:

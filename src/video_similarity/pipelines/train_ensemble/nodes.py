@@ -12,11 +12,21 @@ import pandas as pd
 from video_similarity.cache import file_digest, input_key, open_stamped
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
+from video_similarity.extraction import archive_videos, encoder_stamp, extract
 from video_similarity.launch import LaunchConfig, launch
 from video_similarity.models.registry import EncoderSpec
 from video_similarity.pipelines.train_ensemble.params import TrainEnsembleParams
 
 log = logging.getLogger(__name__)
+
+
+def _teacher_items(member, frozen: dict[str, dict], pretrained_weights: dict, archives: dict, cache: Directory, launch_params: dict):
+    """The teacher's rows of every training archive (the one extraction worker; a frozen member's cache when it is one)."""
+    entry = EncoderSpec.from_params("teacher", member.teacher or {"builder": "sscd"}).resolved(pretrained_weights).job_entry()
+    name = next((n for n, e in frozen.items() if e == entry), f"teacher-{entry['builder']}")
+    extract({name: entry}, archive_videos(archives), cache.path, launch_params, 32)
+    items = {v: str(cache.path / name / f"{v}.npz") for v in archives if (cache.path / name / f"{v}.npz").is_file()}
+    return entry, items
 
 
 def train_ensemble(
@@ -25,6 +35,7 @@ def train_ensemble(
     matching_ground_truth: pd.DataFrame,
     pretrained_weights: dict[str, str],
     model_dir: Directory,
+    embedding_dir: Directory,
     params: dict,
     launch_params: dict,
 ) -> dict:
@@ -53,8 +64,15 @@ def train_ensemble(
             raise ValueError(f"model {member.name}: weights {member.weights!r} is not in the catalog entry pretrained_weights ({sorted(pretrained_weights)})")
         weights_path = pretrained_weights.get(member.weights) if member.weights else None
         folder = model_dir.path / member.name
-        settings = {**{k: v for k, v in dataclasses.asdict(member).items() if k not in ("frozen", "encoder")}, **config.common(), "split": config.split}
-        open_stamped(folder, {"settings": settings, "data": data, "weights_sha256": file_digest(weights_path) if weights_path else None})
+        settings = {**{k: v for k, v in dataclasses.asdict(member).items() if k not in ("frozen", "encoder", "teacher", "teacher_weight")},
+                    **config.common(), "split": config.split}
+        stamp = {"settings": settings, "data": data, "weights_sha256": file_digest(weights_path) if weights_path else None}
+        teacher = None
+        if member.teacher_weight > 0:
+            entry, items = _teacher_items(member, manifest["members"], pretrained_weights, archives, embedding_dir, launch_params)
+            teacher = {"items": items, "weight": member.teacher_weight}
+            stamp["teacher"] = {"encoder": encoder_stamp(entry), "weight": member.teacher_weight}
+        open_stamped(folder, stamp)
         torchscript = folder / "model.pt"
         spec = {
             "task": "descriptor", **settings,
@@ -64,6 +82,7 @@ def train_ensemble(
             "self_pair_videos": list(archives),
             "checkpoint": str(folder / "model.ckpt"),
             "torchscript": str(torchscript),
+            "teacher": teacher,
         }
         if torchscript.is_file():
             log.info("Model %s is already trained (%s)", member.name, torchscript)

@@ -24,10 +24,12 @@ class MemberParams:
     weights: str | None = None  # a name in the catalog entry pretrained_weights
     frozen: bool = False
     encoder: dict | None = None  # a frozen member's registry entry: {builder, weights, options}
+    teacher: dict | None = None  # a trained member's teacher (a registry entry; SSCD by default) ...
+    teacher_weight: float = 0.0  # ... and the weight of its distillation term (0: no teacher)
 
 
 #: Member fields a section may give a default for.
-MEMBER_DEFAULTS = ("dim", "epochs", "batch_size", "lr", "seed", "weights")
+MEMBER_DEFAULTS = ("dim", "epochs", "batch_size", "lr", "seed", "weights", "teacher", "teacher_weight")
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class TrainEnsembleParams:
     lr: float = 1e-4  # gentle: higher rates wash out what the random init already separates
     seed: int = 0
     weights: str | None = None
+    teacher: dict | None = None  # {builder: sscd}: SSCD, whose embedding of the clean frame a student is pulled towards
+    teacher_weight: float = 0.0
     models: tuple = ()
 
     @classmethod

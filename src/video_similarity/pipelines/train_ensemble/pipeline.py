@@ -8,7 +8,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 train_ensemble,
-                ["frame_archives", "video_index", "matching_ground_truth", "pretrained_weights", "descriptor_models", "params:train_ensemble", "params:launch"],
+                ["frame_archives", "video_index", "matching_ground_truth", "pretrained_weights", "descriptor_models", "embedding_store", "params:train_ensemble", "params:launch"],
                 "ensemble_members",
                 name="train_ensemble",
             )
