@@ -17,7 +17,7 @@ class PreprocessParams:
     """``params:preprocess``."""
 
     fps: float = 1.0  # frames per second; frame k covers [k/fps, (k+1)/fps) as in VSC
-    short_side: int | None = 256  # resize so that the shorter side has this many pixels (None: keep)
+    short_side: int | None = 288  # resize so that the shorter side has this many pixels (None: keep); SSCD's evaluation size
     jpeg_quality: int = 90
     workers: int | None = None  # decoding processes; None: all cores
     only_missing: bool = True  # skip videos whose archive exists with these settings
