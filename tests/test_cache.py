@@ -46,3 +46,16 @@ def test_file_digest_follows_the_content(tmp_path):
     path.write_bytes(b"b")
     os.utime(path, ns=(path.stat().st_mtime_ns + 10**9,) * 2)
     assert file_digest(path) != first
+
+
+def test_the_digest_of_many_inputs_follows_any_one_of_them(tmp_path):
+    from video_similarity.cache import inputs_digest
+
+    paths = {}
+    for name in ("A", "B"):
+        paths[name] = tmp_path / f"{name}.zip"
+        paths[name].write_bytes(name.encode())
+    first = inputs_digest(paths)
+    assert inputs_digest(dict(reversed(list(paths.items())))) == first  # order does not matter
+    os.utime(paths["B"], ns=(paths["B"].stat().st_mtime_ns + 10**9,) * 2)
+    assert inputs_digest(paths) != first

@@ -85,6 +85,12 @@ def input_key(*paths: str | Path | None) -> str:
     return "|".join(parts)
 
 
+def inputs_digest(paths: Mapping[str, str | Path]) -> str:
+    """One digest of many items' inputs ({item: path}, by :func:`input_key`): a stamp entry for work made from all of them."""
+    keys = json.dumps({item: input_key(path) for item, path in sorted(paths.items())})
+    return hashlib.sha256(keys.encode()).hexdigest()
+
+
 def item_path(folder: str | Path, item: str) -> Path:
     return Path(folder) / f"{item}.npz"
 

@@ -7,7 +7,6 @@ manifests naming the files the jobs wrote.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import shutil
@@ -20,8 +19,8 @@ from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
 from video_similarity.launch import LaunchConfig, launch
 from video_similarity.atomic import atomic_write
-from video_similarity.cache import STAMP, input_key, open_stamped
-from video_similarity.extraction import encoder_stamp, extract, failures
+from video_similarity.cache import STAMP, inputs_digest, open_stamped
+from video_similarity.extraction import WORKER, encoder_stamp, extract, failures
 from video_similarity.models.registry import parse_encoders
 from video_similarity.pipelines.fivr_retrieval.params import RetrievalParams, SimilarityParams, VideoEncoderParams
 from video_similarity.retrieval.features import load_features
@@ -63,12 +62,6 @@ def _usable_videos(video_index: pd.DataFrame, store: FrameArchiveStore, splits: 
     return {v: {"archive": str(store.path(v)), "video": p} for v, p in zip(rows["video_id"], rows["path"]) if v in usable}
 
 
-def _videos_digest(videos: dict[str, dict]) -> str:
-    """One digest of the inputs of many videos (their frame archives), for a stamp."""
-    keys = json.dumps({v: input_key(info["archive"]) for v, info in sorted(videos.items())})
-    return hashlib.sha256(keys.encode()).hexdigest()
-
-
 def fit_whitening(
     video_index: pd.DataFrame, store: FrameArchiveStore, retrieval: dict, launch_params: dict,
     pretrained_weights: dict[str, str], folder: Directory,
@@ -86,7 +79,7 @@ def fit_whitening(
         entry = config.resolved(pretrained_weights).job_entry()
         target_dir = folder.path / config.name
         target = target_dir / "whitening.npz"
-        stamp = {"encoder": encoder_stamp(entry), "whitening": config.whitening, "videos": _videos_digest(videos)}
+        stamp = {"encoder": encoder_stamp(entry), "whitening": config.whitening, "videos": inputs_digest({v: info["archive"] for v, info in videos.items()})}
         if open_stamped(target_dir, stamp) and target.is_file():
             log.info("Whitening of %s is current (%s)", config.name, target)
             fitted[config.name] = str(target)
@@ -96,7 +89,7 @@ def fit_whitening(
             "encoders": {config.name: entry}, "videos": videos,
             "sample_regions": {config.name: {"max_frames": int(config.whitening.get("max_frames", 5000)), "output_dir": str(sample_dir)}},
         }
-        launch("video_similarity.workers.extract", spec, LaunchConfig.from_params(launch_params), workdir=target_dir / "jobs")
+        launch(WORKER, spec, LaunchConfig.from_params(launch_params), workdir=target_dir / "jobs")
         vectors = np.concatenate([np.load(p) for p in sorted(sample_dir.glob("rank*.npy"))])
         log.info("Fitting %s whitening on %d vectors of %d %s videos", config.name, len(vectors), len(videos), fit_on)
         fit(vectors, config.whitening.get("dims")).save(target)
@@ -167,7 +160,7 @@ def train_video_encoder(
     ]
     items = {v: str(base_folder / f"{v}.npz") for v in feats}
     stamp = {"settings": params.training_settings(), "base": json.loads((base_folder / STAMP).read_text()),
-             "inputs": hashlib.sha256(json.dumps({v: input_key(p) for v, p in sorted(items.items())}).encode()).hexdigest(), "pairs": pairs}
+             "inputs": inputs_digest(items), "pairs": pairs}
     open_stamped(folder.path, stamp)
     checkpoint = folder.path / "video_transformer.ckpt"
     spec = {"task": "video_transformer", "features": items, "pairs": pairs, "checkpoint": str(checkpoint), **params.training_settings()}

@@ -9,7 +9,7 @@ import logging
 
 import pandas as pd
 
-from video_similarity.cache import file_digest, input_key, open_stamped
+from video_similarity.cache import file_digest, inputs_digest, open_stamped
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
 from video_similarity.extraction import archive_videos, encoder_stamp, extract
@@ -52,7 +52,7 @@ def train_ensemble(
         raise ValueError(f"train_ensemble: no frame archives for split {config.split!r}; run preprocess first")
     gt = matching_ground_truth[matching_ground_truth["split"] == config.split]
     ground_truth = gt[["query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end"]].values.tolist()
-    data = hashlib.sha256(json.dumps({v: input_key(p) for v, p in archives.items()}).encode() + json.dumps(ground_truth).encode()).hexdigest()
+    data = {"archives": inputs_digest(archives), "ground_truth": hashlib.sha256(json.dumps(ground_truth).encode()).hexdigest()}
     manifest = {"image_size": config.image_size, "members": {}, "models": {}}
     for member in (m for m in members if m.frozen):  # used as they are: nothing to train
         spec = EncoderSpec.from_params(member.name, member.encoder).resolved(pretrained_weights)
