@@ -20,6 +20,15 @@ def test_ensemble_normalises_each_model_then_concatenates():
         ensemble({"a": a, "c": descriptors(["W", "W"], [[1, 0], [0, 1]])})
 
 
+def test_member_weights_scale_each_normalised_block():
+    a = descriptors(["V", "V"], [[3, 4], [0, 2]])
+    b = descriptors(["V", "V"], [[1, 0, 0], [0, 0, 5]])
+    out = ensemble({"b": b, "a": a}, {"b": 0.5})  # a member without a weight counts once
+    np.testing.assert_allclose(out.features, [[0.6, 0.8, 0.5, 0, 0], [0, 1, 0, 0, 0.5]])
+    # the inner product of two rows is the weighted sum of the members' cosines (weights squared)
+    np.testing.assert_allclose(out.features[0] @ out.features[1], 0.8 * 1 + 0.25 * 0)
+
+
 def test_drop_near_duplicates_keeps_the_first_and_extends_its_interval():
     d = descriptors(["A", "A", "A", "A", "B"], [[1, 0], [1, 0.01], [0, 1], [0.01, 1], [0, 1]])
     out = drop_near_duplicates(d, 0.975)

@@ -76,6 +76,13 @@ def test_members_take_the_section_defaults():
     assert [(m.name, m.epochs, m.dim) for m in config.members()] == [("a", 3, 256), ("b", 5, 256)]
 
 
+def test_a_member_weight_must_be_positive():
+    members = [{"name": "a", "backbone": "resnet18", "weight": 0.5}]
+    assert TrainEnsembleParams.from_params({"models": members}).members()[0].weight == 0.5
+    with pytest.raises(ValueError, match="model 'a': weight is 0.0; it must be positive"):
+        TrainEnsembleParams.from_params({"models": [{**members[0], "weight": 0}]}).members()
+
+
 @pytest.mark.parametrize("env", ["test", "vsc", "gpu", "fivr", "cc_web"])
 def test_every_shipped_environment_parses(env):
     """Each env's merged parameters go through the same dataclasses (a typo in any env fails here, not in a run)."""

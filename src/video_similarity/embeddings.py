@@ -21,15 +21,21 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
     return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
-def ensemble(per_model: dict[str, Descriptors]) -> Descriptors:
-    """Per-model L2, then concatenation (rows must be the same frames in the same order)."""
+def ensemble(per_model: dict[str, Descriptors], weights: dict[str, float] | None = None) -> Descriptors:
+    """Per-model L2, times the member's weight (1 unless given), then concatenation.
+
+    Rows must be the same frames in the same order. A weight scales the
+    member's share of every inner product by its square, and of the variance
+    the PCA sees.
+    """
     names = sorted(per_model)
+    weights = weights or {}
     first = per_model[names[0]]
     for name in names[1:]:
         if not np.array_equal(per_model[name].video_ids, first.video_ids):
             raise ValueError(f"model {name} embedded other frames than {names[0]}")
-    features = np.concatenate([l2_normalize(per_model[n].features) for n in names], axis=1)
-    return Descriptors(first.video_ids, first.timestamps, features)
+    features = np.concatenate([float(weights.get(n, 1.0)) * l2_normalize(per_model[n].features) for n in names], axis=1)
+    return Descriptors(first.video_ids, first.timestamps, features.astype(np.float32))
 
 
 def project(descriptors: Descriptors, pca) -> Descriptors:
@@ -65,7 +71,7 @@ class NoProjection:
 
 
 def members_of(ensemble_members: dict) -> dict[str, dict]:
-    """The extraction entries of an ensemble (``{"members": {name: entry}}``, the manifest train_ensemble writes)."""
+    """The extraction entries of an ensemble (``{"members": {name: entry}, "weights": {name: w}}``, the manifest train_ensemble writes)."""
     members = (ensemble_members or {}).get("members")
     if not members:
         raise ValueError("the ensemble has no members: run the train_ensemble pipeline first")
@@ -75,9 +81,9 @@ def members_of(ensemble_members: dict) -> dict[str, dict]:
 def embed_with_ensemble(
     ensemble_members: dict, archives: dict[str, str], cache_dir: Path, job: str, batch_size: int, launch_params: dict | None
 ) -> Descriptors:
-    """The concatenated, per-member L2-normalised embeddings of an ensemble, one row per archived frame."""
+    """The concatenated, per-member L2-normalised and weighted embeddings of an ensemble, one row per archived frame."""
     per_model = extract(members_of(ensemble_members), archive_videos(archives), cache_dir, launch_params, batch_size, merge_job=job)
-    return ensemble(per_model)
+    return ensemble(per_model, ensemble_members.get("weights"))
 
 
 def select(descriptors: Descriptors, video_ids) -> Descriptors:

@@ -68,6 +68,7 @@ def test_demo_run_produces_a_valid_scored_submission(demo_run):
     assert "| ensemble |" in report and "| pdq |" in report and "| sscd |" in report and "uAP by edit" in report
     manifest = json.loads((base / "06_models/test/ensemble_members.json").read_text())
     assert len(manifest["models"]) == 3 and set(manifest["members"]) == set(manifest["models"])
+    assert manifest["weights"] == {"sscd_distilled": 1.0, "mobilenet_s0": 1.0, "mobilenet_s1": 0.5}
     trained = {name: entry for name, entry in manifest["models"].items() if not entry.get("frozen")}
     assert sorted(trained) == ["mobilenet_s0", "mobilenet_s1"]
     for name, entry in trained.items():

@@ -34,13 +34,20 @@ def test_train_ensemble_rejects_bad_model_entries(tmp_path):
         train_ensemble(store, INDEX, GT, {}, folder, folder, {**PARAMS, "split": "test", "models": []}, {})
 
 
-def test_pca_caps_dimensions_and_whitens():
+def test_pca_caps_dimensions_and_scales_components_by_the_whitening_power():
     rng = np.random.default_rng(0)
     features = rng.normal(size=(40, 8)) * np.array([10, 5, 3, 1, 1, 1, 1, 1])
-    pca = fit_descriptor_pca(features, {"dim": 512, "whiten": True})
-    assert pca.n_components_ == 8
-    np.testing.assert_allclose(pca.transform(features).std(axis=0, ddof=1), 1, rtol=1e-6)
+    plain = fit_descriptor_pca(features, {"dim": 512, "whitening_power": 0})
+    assert plain.n_components_ == 8
+    std = plain.transform(features).std(axis=0, ddof=1)
+    assert np.all(np.diff(std) <= 1e-9) and std[0] > 5  # PCA's own scale, largest component first
+    full = fit_descriptor_pca(features, {"dim": 512, "whitening_power": 0.5})
+    np.testing.assert_allclose(full.transform(features).std(axis=0, ddof=1), 1, rtol=1e-5)  # sklearn's whiten
+    half = fit_descriptor_pca(features, {"dim": 512})  # default 0.25: the square root of the plain scale
+    np.testing.assert_allclose(half.transform(features).std(axis=0, ddof=1), np.sqrt(std), rtol=1e-5)
     assert fit_descriptor_pca(features[:5], {"dim": 512}).n_components_ == 5
+    with pytest.raises(ValueError, match="whitening_power is 0.7"):
+        fit_descriptor_pca(features, {"whitening_power": 0.7})
 
 
 def _descriptors(ids, n_dim=4, seed=0):

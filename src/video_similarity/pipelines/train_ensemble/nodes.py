@@ -53,7 +53,7 @@ def train_ensemble(
     gt = matching_ground_truth[matching_ground_truth["split"] == config.split]
     ground_truth = gt[["query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end"]].values.tolist()
     data = {"archives": inputs_digest(archives), "ground_truth": hashlib.sha256(json.dumps(ground_truth).encode()).hexdigest()}
-    manifest = {"image_size": config.image_size, "members": {}, "models": {}}
+    manifest = {"image_size": config.image_size, "members": {}, "weights": {m.name: m.weight for m in members}, "models": {}}
     for member in (m for m in members if m.frozen):  # used as they are: nothing to train
         spec = EncoderSpec.from_params(member.name, member.encoder).resolved(pretrained_weights)
         manifest["members"][member.name] = spec.job_entry()
@@ -64,7 +64,7 @@ def train_ensemble(
             raise ValueError(f"model {member.name}: weights {member.weights!r} is not in the catalog entry pretrained_weights ({sorted(pretrained_weights)})")
         weights_path = pretrained_weights.get(member.weights) if member.weights else None
         folder = model_dir.path / member.name
-        settings = {**{k: v for k, v in dataclasses.asdict(member).items() if k not in ("frozen", "encoder", "teacher", "teacher_weight")},
+        settings = {**{k: v for k, v in dataclasses.asdict(member).items() if k not in ("frozen", "encoder", "teacher", "teacher_weight", "weight")},
                     **config.common(), "split": config.split}
         stamp = {"settings": settings, "data": data, "weights_sha256": file_digest(weights_path) if weights_path else None}
         teacher = None
