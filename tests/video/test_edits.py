@@ -45,6 +45,27 @@ def test_size_changing_edits(frame):
     assert _edit("downscale")(frame, 0).shape[1] < frame.shape[1]
 
 
+def test_layout_edits_place_the_copy_where_the_boosters_look_for_it(frame):
+    h, w = frame.shape[:2]
+    side = _edit("side_by_side")
+    out = side(frame, 0)
+    assert out.shape[0] == h and out.shape[1] == 2 * w + side.separator
+    left = out[:, :w] if side.copy_first else out[:, -w:]
+    np.testing.assert_array_equal(left, frame)  # the copy is untouched, beside the other footage
+    top = _edit("top_bottom", seed=3)
+    out = top(frame, 0)
+    assert out.shape[1] == w and out.shape[0] == 2 * h + top.separator
+    for seed in range(6):  # letterbox bars on top and bottom, or pillarbox bars left and right
+        box = _edit("letterbox", seed)
+        l, t, r, b = box.sides
+        assert (l == r == 0 and t > 0) or (t == b == 0 and l > 0)
+    border = _edit("border")
+    a, b = border(frame, 0), border(np.zeros_like(frame), 5)
+    t, l = int(border.sides[1] * h), int(border.sides[0] * w)
+    np.testing.assert_array_equal(a[:t], b[:t])  # the frame around the copy is static
+    np.testing.assert_array_equal(a[t : t + h, l : l + w], frame)
+
+
 def test_noise_differs_per_frame_but_not_per_call(frame):
     noise = _edit("noise")
     assert not np.array_equal(noise(frame, 0), noise(frame, 1))
@@ -69,3 +90,5 @@ def test_unknown_or_underspecified_edits_are_clear_errors():
         sample_edit("overlay", rng)
     with pytest.raises(ValueError, match="needs a background"):
         sample_edit("pip", rng)
+    with pytest.raises(ValueError, match="side_by_side edit needs a background"):
+        sample_edit("side_by_side", rng)

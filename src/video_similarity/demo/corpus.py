@@ -25,7 +25,7 @@ from video_similarity.demo.scenes import (
     random_shapes_scene,
 )
 from video_similarity.parallel import run_parallel, worker_count
-from video_similarity.video.edits import FRAME_EDITS, MILD_EDITS, apply_edits, sample_edit
+from video_similarity.video.edits import BACKGROUND_EDITS, FRAME_EDITS, MILD_EDITS, apply_edits, sample_edit
 from video_similarity.video.encode import write_video
 
 log = logging.getLogger(__name__)
@@ -286,7 +286,7 @@ def _plan_query(config, split, video_id, copy, references, filler_photos, rng) -
         overlay = random_photo_scene(rng, str(rng.choice(filler_photos)), 1.0) if filler_photos else None
         if overlay is None:
             names.remove("overlay")
-    if "pip" in names:
+    if set(names) & set(BACKGROUND_EDITS):
         background = _filler_scene(rng, filler_photos, t)
     edits = tuple(EditSpec(str(n), int(rng.integers(2**31))) for n in names)
     n_frames = max(1, round(t * fps))

@@ -249,15 +249,79 @@ class PictureInPicture:
         return out
 
 
+@dataclass(frozen=True)
+class Stack:
+    """The frame beside (``axis`` 1) or above (``axis`` 0) unrelated footage of its size: a compilation.
+
+    An optional static bar of ``separator`` pixels sits between the two scenes.
+    """
+
+    background: BackgroundFn = field(repr=False, compare=False)
+    axis: int = 1
+    copy_first: bool = True  # the copy is on the left / at the top
+    separator: int = 0
+    color: tuple[int, int, int] = (0, 0, 0)
+    name: str = "side_by_side"
+
+    def __call__(self, image: Frame, index: int) -> Frame:
+        h, w = image.shape[:2]
+        other = np.array(self.background(index, (w, h)), dtype=np.uint8)
+        bar = np.empty((h, self.separator, 3) if self.axis == 1 else (self.separator, w, 3), np.uint8)
+        bar[:] = self.color
+        parts = [image, bar, other] if self.copy_first else [other, bar, image]
+        return np.concatenate(parts, axis=self.axis)
+
+
+@dataclass(frozen=True)
+class StaticFrame:
+    """The frame inside a static frame: letterbox or pillarbox bars of one colour, or a textured border with a caption.
+
+    ``sides`` are fractions of width / height (left, top, right, bottom); the
+    texture (``texture_seed`` not None) and the caption are the same in every frame.
+    """
+
+    sides: tuple[float, float, float, float]
+    color: tuple[int, int, int]
+    texture_seed: int | None = None
+    caption: str = ""
+    name: str = "letterbox"
+
+    def __call__(self, image: Frame, index: int) -> Frame:
+        h, w = image.shape[:2]
+        l, t, r, b = (max(0, int(f * s)) for f, s in zip(self.sides, (w, h, w, h)))
+        out = np.empty((h + t + b, w + l + r, 3), np.uint8)
+        out[:] = self.color
+        if self.texture_seed is not None:
+            rng = np.random.default_rng(self.texture_seed)
+            cells = rng.integers(0, 256, (max(1, out.shape[0] // 12 + 1), max(1, out.shape[1] // 12 + 1), 3))
+            texture = np.kron(cells, np.ones((12, 12, 1)))[: out.shape[0], : out.shape[1]]
+            out[:] = (0.5 * texture + 0.5 * np.asarray(self.color)).astype(np.uint8)
+        if self.caption:
+            pil = _pil(out)
+            band = max(t, b)
+            font = ImageFont.load_default(size=max(8, int(0.6 * band)) if band else 10)
+            y = 0 if t >= b else h + t
+            ImageDraw.Draw(pil).text((l + 4, y + max(0, band // 8)), self.caption, fill=(255, 255, 255), font=font, stroke_width=1, stroke_fill=(0, 0, 0))
+            out = np.array(pil, dtype=np.uint8)
+        out[t : t + h, l : l + w] = image
+        return out
+
+
 Edit = (
     Crop | Flip | Rotate | Pad | Blur | Noise | Color | Brightness | Grayscale
-    | Downscale | Text | Sticker | Overlay | PictureInPicture
+    | Downscale | Text | Sticker | Overlay | PictureInPicture | Stack | StaticFrame
 )
 
 #: Edits that keep the content recognisable pixel-for-pixel after a resize.
 MILD_EDITS = ("blur", "noise", "color", "brightness", "grayscale", "downscale")
 #: Frame edits that move, hide or replace content.
-STRONG_EDITS = ("crop", "flip", "rotate", "pad", "text", "sticker", "overlay", "pip")
+STRONG_EDITS = (
+    "crop", "flip", "rotate", "pad", "text", "sticker", "overlay", "pip",
+    # layouts the query boosters exist for: stacked with other footage, inside a static frame
+    "side_by_side", "top_bottom", "letterbox", "border",
+)
+#: Edits that need unrelated background footage.
+BACKGROUND_EDITS = ("pip", "side_by_side", "top_bottom")
 #: Edits of time or encoding, applied by the video writer, not per frame.
 TEMPORAL_EDITS = ("speed", "fps", "reencode")
 FRAME_EDITS = MILD_EDITS + STRONG_EDITS
@@ -326,6 +390,19 @@ def sample_edit(
         w = u(0.45, 0.7)
         l, t = u(0, 1 - w), u(0, 1 - w)
         return PictureInPicture(background, (l, t, l + w, t + w))
+    if name in ("side_by_side", "top_bottom"):
+        if background is None:
+            raise ValueError(f"the {name} edit needs a background")
+        separator = int(rng.choice([0, 0, 2, 4, 6]))
+        return Stack(background, 1 if name == "side_by_side" else 0, bool(rng.random() < 0.5), separator, _color(rng), name)
+    if name == "letterbox":
+        f = float(u(0.1, 0.25))
+        sides = (0.0, f, 0.0, f) if rng.random() < 0.5 else (f, 0.0, f, 0.0)  # letterbox or pillarbox
+        return StaticFrame(sides, tuple(int(c) for c in rng.integers(0, 40, 3)), name="letterbox")
+    if name == "border":
+        sides = tuple(float(x) for x in u(0.08, 0.2, 4))
+        words = " ".join(rng.choice(_WORDS, size=int(rng.integers(1, 3))))
+        return StaticFrame(sides, _color(rng), int(rng.integers(2**31)), words, name="border")
     raise ValueError(f"unknown frame edit {name!r}; known: {', '.join(FRAME_EDITS)}")
 
 
