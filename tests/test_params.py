@@ -13,7 +13,10 @@ from video_similarity.pipelines.infer_ref.nodes import InferenceParams
 from video_similarity.pipelines.ingest.nodes import IngestParams
 from video_similarity.pipelines.pca.nodes import PcaParams
 from video_similarity.pipelines.preprocess.nodes import PreprocessParams
+from video_similarity.frames.scene_layout import SceneDetectionParams
+from video_similarity.pipelines.infer_query.nodes import VideoScoreParams
 from video_similarity.pipelines.train_ensemble.params import TrainEnsembleParams
+from video_similarity.pipelines.train_vid_score.nodes import TrainVideoScoreParams
 
 BASE = Path(__file__).resolve().parents[1] / "conf" / "base"
 
@@ -33,6 +36,9 @@ SECTIONS = [
     (TrainEnsembleParams, ("train_ensemble",)),
     (PcaParams, ("pca",)),
     (InferenceParams, ("inference",)),
+    (SceneDetectionParams, ("scene_detection",)),
+    (VideoScoreParams, ("video_score",)),
+    (TrainVideoScoreParams, ("train_vid_score",)),
     (LaunchConfig, ("launch",)),
     (RetrievalParams, ("retrieval",)),
     (VideoEncoderParams, ("retrieval", "video_encoder")),

@@ -99,8 +99,14 @@ def reference_submission(reference: Descriptors, noise: Descriptors) -> Descript
     return Descriptors(reference.video_ids, reference.timestamps, normalize_references(reference.features, noise.features))
 
 
-def query_submission(query: Descriptors, noise: Descriptors, beta: float) -> Descriptors:
-    """Score-normalised query descriptors (spec section 2): the bias is -beta x the best noise similarity."""
+def query_submission(query: Descriptors, noise: Descriptors, beta: float, suppressed: set[str] | None = None) -> Descriptors:
+    """Score-normalised query descriptors (spec section 2): the bias is -beta x the best noise similarity.
+
+    A ``suppressed`` query (the video-score model's) keeps one tiny random
+    descriptor whose bias is -100 (:func:`video_similarity.query_boost.suppress`).
+    """
+    from video_similarity.query_boost import suppress
     from video_similarity.search.score_norm import normalize_queries
 
-    return Descriptors(query.video_ids, query.timestamps, normalize_queries(query.features, noise.features, beta=beta))
+    query, low = suppress(query, suppressed or set())
+    return Descriptors(query.video_ids, query.timestamps, normalize_queries(query.features, noise.features, beta=beta, low_score_queries=low))

@@ -66,6 +66,20 @@ def extract(
     return {name: load_descriptors(merge_dir / f"{name}.npz") for name in encoders}
 
 
+def encoder_items(
+    name: str, entry: dict, archives: dict[str, str], cache_dir: str | Path, launch_params: dict | None, batch_size: int = 32
+) -> dict[str, str]:
+    """One encoder's per-video items ({video_id: .npz path} with ``features``) of ``archives``, extracted when missing or stale.
+
+    For work that reads an encoder's frame features video by video (a teacher's
+    rows, the video-score model's input) rather than a merged descriptor file.
+    Videos the worker could not encode are left out (their errors are in :func:`failures`).
+    """
+    extract({name: entry}, archive_videos(archives), cache_dir, launch_params, batch_size)
+    folder = Path(cache_dir) / name
+    return {v: str(folder / f"{v}.npz") for v in archives if (folder / f"{v}.npz").is_file()}
+
+
 def archive_videos(archives: dict[str, str]) -> dict[str, dict]:
     """{video_id: archive path} -> the worker's video entries (frame encoders read archives only)."""
     return {video_id: {"archive": path, "video": None} for video_id, path in archives.items()}

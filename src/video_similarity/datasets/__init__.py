@@ -3,6 +3,7 @@
 from video_similarity.datasets.descriptor_files import DescriptorsDataset, FaissIndexDataset
 from video_similarity.datasets.directory import Directory, DirectoryDataset
 from video_similarity.datasets.frame_archives import FrameArchiveManifestDataset, FrameArchivesDataset, FrameArchiveStore
+from video_similarity.datasets.torchscript import TorchScriptDataset
 from video_similarity.datasets.weight_files import WeightFilesDataset
 
 __all__ = [
@@ -13,5 +14,6 @@ __all__ = [
     "FrameArchiveManifestDataset",
     "FrameArchiveStore",
     "FrameArchivesDataset",
+    "TorchScriptDataset",
     "WeightFilesDataset",
 ]

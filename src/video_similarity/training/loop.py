@@ -11,13 +11,26 @@ Why not Lightning Fabric: under torchrun it would own the process group, but
 the extraction worker (which has no training loop) needs the same group set up
 by ``distributed.init_worker``; two ways of joining one group is worse than the
 thirty lines here, which are resume, DDP wrapping and the epoch loop.
+
+Learning-rate schedule: ``fit(..., schedule=f)`` sets each parameter group's
+lr to ``initial_lr * f(global_step, total_steps)`` before every optimiser
+step, with ``global_step = epoch * steps_per_epoch + batch_index`` and
+``total_steps = epochs * steps_per_epoch``, ``steps_per_epoch`` being
+``len(task.batches(0))``. The step is computed, not counted, and
+``initial_lr`` is kept in the optimiser's param groups (so in its checkpointed
+state), so a resumed run continues the schedule exactly where the
+uninterrupted one would be. Because ``total_steps`` depends on ``epochs``, a
+task with a schedule should put ``epochs`` in its checkpoint config: a longer
+run is another schedule, not a continuation. A task whose later epochs have
+more batches than epoch 0 gets steps past ``total_steps``; schedules must
+accept them (:func:`warmup_linear` gives 0 there).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -59,8 +72,29 @@ def resume(checkpoint: Path, kind: str, config: dict, model, optimizer, context)
     return state.epoch
 
 
-def fit(model, optimizer, task: Task, *, epochs: int, checkpoint: str | Path, kind: str, config: dict, context) -> None:
-    """Train ``model`` for ``epochs`` (resuming), checkpointing on rank 0 after every epoch."""
+def warmup_linear(warmup_fraction: float) -> Callable[[int, int], float]:
+    """The rank-1's schedule: lr factor rising linearly from 0 over the first ``warmup_fraction`` of the steps to 1, then falling linearly to 0 at the end."""
+    if not 0.0 <= warmup_fraction <= 1.0:
+        raise ValueError(f"warmup_fraction must be in [0, 1], got {warmup_fraction}")
+
+    def factor(step: int, total_steps: int) -> float:
+        warmup = warmup_fraction * total_steps
+        if step < warmup:
+            return step / warmup
+        if step >= total_steps:
+            return 0.0
+        return (total_steps - step) / (total_steps - warmup)
+
+    return factor
+
+
+def fit(model, optimizer, task: Task, *, epochs: int, checkpoint: str | Path, kind: str, config: dict, context,
+        schedule: Callable[[int, int], float] | None = None) -> None:
+    """Train ``model`` for ``epochs`` (resuming), checkpointing on rank 0 after every epoch.
+
+    ``schedule(global_step, total_steps)``, when given, is the factor of each
+    param group's initial lr for the coming step (see the module docstring).
+    """
     import torch
 
     from video_similarity.distributed import barrier
@@ -68,13 +102,20 @@ def fit(model, optimizer, task: Task, *, epochs: int, checkpoint: str | Path, ki
 
     checkpoint = Path(checkpoint)
     start = resume(checkpoint, kind, config, model, optimizer, context)
+    if schedule is not None:  # after resume, so a resumed optimiser keeps the initial lr of its checkpoint
+        steps_per_epoch = len(task.batches(0))
+        initial = [group.setdefault("initial_lr", group["lr"]) for group in optimizer.param_groups]
     trained = model
     if context.world_size > 1:
         trained = torch.nn.parallel.DistributedDataParallel(model, device_ids=[context.local_rank] if context.device.startswith("cuda") else None)
     for epoch in range(start, epochs):
         trained.train()
         started, total, steps = time.perf_counter(), 0.0, 0
-        for batch in task.batches(epoch):
+        for index, batch in enumerate(task.batches(epoch)):
+            if schedule is not None:
+                factor = float(schedule(epoch * steps_per_epoch + index, epochs * steps_per_epoch))
+                for group, lr in zip(optimizer.param_groups, initial):
+                    group["lr"] = lr * factor
             loss = task.loss(trained, batch)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -1,6 +1,6 @@
-"""The training entry under torchrun: ``task`` "descriptor" (a VSC ensemble member) or "video_transformer".
+"""The training entry under torchrun: ``task`` "descriptor" (a VSC ensemble member), "video_transformer" or "vid_score".
 
-Both run the one loop (:mod:`video_similarity.training.loop`): resume, DDP on
+All run the one loop (:mod:`video_similarity.training.loop`): resume, DDP on
 gloo or nccl, this rank's share of each epoch's batches, a checkpoint of the
 one format after every epoch. What differs is the task:
 
@@ -13,6 +13,10 @@ one format after every epoch. What differs is the task:
   features (cache items); positives are two random temporal crops of one video
   (feature noise, frame dropout) and annotated pairs (a query and its ND/DS
   video); video vectors are gathered and scored with InfoNCE.
+* vid_score (the rank-1's video score, :mod:`video_similarity.models.vid_score`):
+  labelled query videos' frame features (cache items) -> "holds copied
+  content" logits, BCE; warmup + linear decay of the lr. Rank 0 exports
+  TorchScript and writes a report of the validation scores and AP.
 
 The spec carries every setting (parsed by the node's parameter dataclass);
 nothing here has a default of its own.
@@ -257,7 +261,105 @@ def train_video_transformer(spec: dict, context) -> None:
     fit(model, optimizer, task, epochs=epochs, checkpoint=spec["checkpoint"], kind=CHECKPOINT_KIND, config=model.config, context=context)
 
 
-TASKS = {"descriptor": train_descriptor, "video_transformer": train_video_transformer}
+# ------------------------------------------------------------------ video score (copy / no copy per query)
+
+
+class VideoScoreTask:
+    """BCE with logits of "this video holds copied content" over the training ids' padded frame features.
+
+    Class imbalance: when the training ids hold both classes the positive
+    term is weighted by pos_weight = n_neg / n_pos (so both classes weigh the
+    same in the loss); with one class only there is no weighting. Each epoch
+    shuffles the training ids with (seed, epoch), cuts them into batches of
+    ``batch_size`` (the last one may be shorter) and gives each rank its share.
+    """
+
+    name = "video score"
+
+    def __init__(self, spec: dict, rows: dict[str, np.ndarray], context):
+        import torch
+
+        self.spec, self.rows, self.context = spec, rows, context
+        self.seed, self.max_frames = int(spec["seed"]), int(spec["max_frames"])
+        self.ids = list(spec["train_ids"])
+        self.labels = {v: float(spec["labels"][v]) for v in self.ids}
+        positives = sum(1 for v in self.ids if self.labels[v] > 0.5)
+        self.positives, self.negatives = positives, len(self.ids) - positives
+        weight = torch.tensor(self.negatives / positives) if positives and self.negatives else None
+        self.criterion = torch.nn.BCEWithLogitsLoss(pos_weight=weight).to(context.device)
+
+    def batches(self, epoch: int) -> list:
+        order = np.random.default_rng((self.seed, epoch)).permutation(len(self.ids))
+        size = int(self.spec["batch_size"])
+        return rank_share([[self.ids[i] for i in order[j : j + size]] for j in range(0, len(order), size)], self.context)
+
+    def loss(self, trained, batch):
+        import torch
+
+        from video_similarity.models.vid_score import pad_features
+
+        x, mask = pad_features([self.rows[v] for v in batch], self.max_frames)
+        device = self.context.device
+        logits = trained(torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device))
+        return self.criterion(logits, torch.tensor([self.labels[v] for v in batch], device=device))
+
+
+def train_vid_score(spec: dict, context) -> None:
+    """Train, then on rank 0: TorchScript export and the report (validation ids, or the training ids when there are none)."""
+    import json
+
+    import torch
+
+    from video_similarity.atomic import atomic_write
+    from video_similarity.models.checkpoint import export_torchscript
+    from video_similarity.models.vid_score import CHECKPOINT_KIND, score_videos, video_score_model
+    from video_similarity.training.loop import fit, warmup_linear
+
+    train_ids, val_ids = list(spec["train_ids"]), list(spec["val_ids"])
+    missing = sorted(v for v in train_ids + val_ids if v not in spec["items"] or v not in spec["labels"])
+    if missing:
+        raise ValueError(f"vid_score spec: {len(missing)} train/val id(s) without an item or a label, e.g. {missing[:5]}")
+    if not train_ids:
+        raise ValueError("vid_score spec: no training ids")
+    rows = {}
+    for video_id in train_ids:
+        with np.load(spec["items"][video_id]) as data:
+            rows[video_id] = data["features"].astype(np.float32)
+    feature_dim = next(iter(rows.values())).shape[1]
+    options = {k: int(spec[k]) for k in ("width", "depth", "heads", "max_frames")} | {"dropout": float(spec["dropout"])}
+    training = {"lr": float(spec["lr"]), "weight_decay": float(spec["weight_decay"]), "warmup": float(spec["warmup"]),
+                "epochs": int(spec["epochs"]), "batch_size": int(spec["batch_size"]), "seed": int(spec["seed"])}
+    torch.manual_seed(training["seed"])
+    model = video_score_model(feature_dim, **options).to(context.device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=training["lr"], weight_decay=training["weight_decay"])
+    task = VideoScoreTask(spec, rows, context)
+    if context.is_main:
+        log.info("%s: %d training videos (%d with copies), %d steps/epoch x %d epochs, %d process(es) on %s", spec["name"], len(train_ids),
+                 task.positives, len(task.batches(0)), training["epochs"], context.world_size, context.device)
+    # epochs is part of the config: the schedule spans all of them, so a longer run is another run
+    fit(model, optimizer, task, epochs=training["epochs"], checkpoint=spec["checkpoint"], kind=CHECKPOINT_KIND,
+        config={**model.config, **training}, context=context, schedule=warmup_linear(training["warmup"]))
+    if not context.is_main:
+        return
+    model.eval()
+    export_torchscript(model.cpu(), spec["torchscript"])
+    evaluated_on, ids = ("val", val_ids) if val_ids else ("train", train_ids)
+    scores = score_videos(spec["torchscript"], {v: spec["items"][v] for v in ids}, options["max_frames"])
+    labels = [int(spec["labels"][v]) for v in ids]
+    report = {"val_ap": average_precision(labels, [scores[v] for v in ids]), "val_videos": len(ids), "val_positives": sum(labels),
+              "scores": scores, "evaluated_on": evaluated_on}
+    atomic_write(spec["report"], lambda fh: fh.write(json.dumps(report, indent=2).encode()))
+    log.info("%s: AP %s over %d %s videos (%d with copies)", spec["name"], report["val_ap"], len(ids), evaluated_on, sum(labels))
+
+
+def average_precision(labels: list[int], scores: list[float]) -> float | None:
+    """sklearn's average precision; None (JSON null) when no video holds a copy (it is undefined then)."""
+    from sklearn.metrics import average_precision_score
+
+    return float(average_precision_score(labels, scores)) if any(labels) else None
+
+
+TASKS = {"descriptor": train_descriptor, "video_transformer": train_video_transformer, "vid_score": train_vid_score}
 
 
 @record

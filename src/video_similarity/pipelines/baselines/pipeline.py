@@ -12,7 +12,7 @@ SHARED = {"frame_archives", "video_index", "embedding_store", "pretrained_weight
 
 def create_pipeline(**kwargs) -> Pipeline:
     """Each baseline: its members, then pca -> infer_ref -> infer_query exactly as the ensemble, under its own namespace."""
-    stages = pca.create_pipeline() + infer_ref.create_pipeline() + infer_query.create_pipeline()
+    stages = pca.create_pipeline() + infer_ref.create_pipeline() + infer_query.create_pipeline(boosters=False)
     pipelines = []
     for name, pca_params in BASELINES.items():
         members = node(partial(baseline_members, name), [f"params:baselines.{name}", "pretrained_weights"], "ensemble_members", name="baseline_members")

@@ -56,6 +56,10 @@ def _edit_breakdown(candidates: pd.DataFrame, positives: set, query_edits: pd.Da
     return rows
 
 
+#: The ablation's rows: label -> the infer_query namespace of its submission (None: the main submission).
+ABLATION_ROWS = {"ensemble only": "no_boosters", "+ scene detection": "scenes_only", "+ video score": "video_score_only", "both": None}
+
+
 def evaluate_submissions(
     query_descriptors: Descriptors,
     reference_descriptors: Descriptors,
@@ -63,20 +67,26 @@ def evaluate_submissions(
     query_edits: pd.DataFrame,
     video_index: pd.DataFrame,
     params: dict,
-    **baselines: Descriptors,
+    query_video_scores: pd.DataFrame | None = None,
+    **submissions: Descriptors,
 ) -> tuple[dict, Figure, pd.DataFrame, str]:
     """Metrics JSON, precision-recall plot, per-edit table and a markdown comparison.
 
-    ``baselines`` are ``<name>_query_descriptors`` / ``<name>_reference_descriptors`` pairs (the
-    baselines pipeline's outputs), scored after the ensemble in the order given.
+    ``submissions`` are ``<name>_query_descriptors`` / ``<name>_reference_descriptors`` pairs (the
+    baselines pipeline's outputs), scored after the ensemble in the order given, and
+    ``ablation_<namespace>_query_descriptors``: the ensemble's queries without one booster or both
+    (infer_query's ablation), scored against the ensemble's references.
     """
     split = params["split"]
     positives = ground_truth_pairs(descriptor_ground_truth[descriptor_ground_truth["split"] == split])
     runs = {"ensemble": (query_descriptors, reference_descriptors)}
-    for key, query in baselines.items():
-        if key.endswith("_query_descriptors"):
+    ablation = {}
+    for key, query in submissions.items():
+        if key.startswith("ablation_"):
+            ablation[key[len("ablation_"): -len("_query_descriptors")]] = query
+        elif key.endswith("_query_descriptors"):
             name = key[: -len("_query_descriptors")]
-            runs[name] = (query, baselines[f"{name}_reference_descriptors"])
+            runs[name] = (query, submissions[f"{name}_reference_descriptors"])
     metrics: dict = {"split": split, "methods": {}}
     figure = Figure(figsize=(5, 4))
     axis = figure.add_subplot()
@@ -92,7 +102,32 @@ def evaluate_submissions(
     axis.legend(loc="lower left")
     figure.tight_layout()
     table = pd.DataFrame(breakdown)
+    if ablation:
+        metrics["ablation"] = _ablation(ablation, runs["ensemble"], query_video_scores, positives, query_edits, video_index, split)
     return metrics, figure, table, _markdown(metrics, table)
+
+
+def _ablation(variants: dict, main: tuple, video_scores, positives: set, query_edits, video_index, split) -> dict:
+    """The query boosters one at a time, through the same scoring: uAP, recall@1 by edit, suppressed queries."""
+    suppressed = set()
+    if video_scores is not None and len(video_scores):
+        suppressed = set(video_scores.loc[video_scores["suppressed"].astype(bool), "video_id"])
+    copied = {q for q, _ in positives}
+    rows = {}
+    for label, namespace in ABLATION_ROWS.items():
+        if namespace is not None and namespace not in variants:
+            continue
+        query = main[0] if namespace is None else variants[namespace]
+        scores, candidates = score_submission(query, main[1], positives, video_index, split)
+        uses_score = namespace in (None, "video_score_only")
+        gone = sorted(suppressed) if uses_score else []
+        rows[label] = {
+            "uAP": scores["uAP"], "query_descriptors": scores["query_descriptors"],
+            "suppressed": len(gone), "true_copies_suppressed": [q for q in gone if q in copied],
+            "recall@1": {r["edit"]: r["recall@1"] for r in _edit_breakdown(candidates, positives, query_edits, split)},
+        }
+        log.info("ablation %s: uAP %.4f", label, scores["uAP"])
+    return rows
 
 
 def _markdown(metrics: dict, table: pd.DataFrame) -> str:
@@ -111,4 +146,22 @@ def _markdown(metrics: dict, table: pd.DataFrame) -> str:
         lines += ["", f"## {title}", "", "| edit | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
         for edit, row in wide.iterrows():
             lines.append(f"| {edit} | " + " | ".join("-" if pd.isna(v) else f"{v:.3f}" for v in row) + " |")
+    lines += _ablation_markdown(metrics.get("ablation") or {})
     return "\n".join(lines) + "\n"
+
+
+def _ablation_markdown(ablation: dict) -> list[str]:
+    if not ablation:
+        return []
+    lines = ["", "## Query boosters (ablation: the ensemble's queries, one booster at a time)", "",
+             "| variant | uAP | query descr. | queries suppressed | true copies among them |", "|---|---|---|---|---|"]
+    for label, row in ablation.items():
+        copies = ", ".join(row["true_copies_suppressed"]) or "none"
+        lines.append(f"| {label} | {row['uAP']:.4f} | {row['query_descriptors']} | {row['suppressed']} | {copies} |")
+    edits = sorted({e for row in ablation.values() for e in row["recall@1"]})
+    labels = list(ablation)
+    lines += ["", "### recall@1 by edit, per variant", "", "| edit | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
+    for edit in edits:
+        values = [ablation[label]["recall@1"].get(edit, math.nan) for label in labels]
+        lines.append(f"| {edit} | " + " | ".join("-" if pd.isna(v) else f"{v:.3f}" for v in values) + " |")
+    return lines

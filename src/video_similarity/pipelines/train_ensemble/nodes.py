@@ -12,7 +12,7 @@ import pandas as pd
 from video_similarity.cache import file_digest, inputs_digest, open_stamped
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
-from video_similarity.extraction import archive_videos, encoder_stamp, extract
+from video_similarity.extraction import encoder_items, encoder_stamp
 from video_similarity.launch import LaunchConfig, launch
 from video_similarity.models.registry import EncoderSpec
 from video_similarity.pipelines.train_ensemble.params import TrainEnsembleParams
@@ -24,9 +24,7 @@ def _teacher_items(member, frozen: dict[str, dict], pretrained_weights: dict, ar
     """The teacher's rows of every training archive (the one extraction worker; a frozen member's cache when it is one)."""
     entry = EncoderSpec.from_params("teacher", member.teacher or {"builder": "sscd"}).resolved(pretrained_weights).job_entry()
     name = next((n for n, e in frozen.items() if e == entry), f"teacher-{entry['builder']}")
-    extract({name: entry}, archive_videos(archives), cache.path, launch_params, 32)
-    items = {v: str(cache.path / name / f"{v}.npz") for v in archives if (cache.path / name / f"{v}.npz").is_file()}
-    return entry, items
+    return entry, encoder_items(name, entry, archives, cache.path, launch_params)
 
 
 def train_ensemble(

@@ -1,0 +1,117 @@
+"""The rank-1's two query boosters, on descriptors: scene parts as extra frames, and suppressed queries.
+
+* Scene parts (frame scene detection, :mod:`video_similarity.frames.scene_layout`):
+  each part of a query's layout is a frame archive of its own (same timestamps),
+  embedded like any query; :func:`merge_parts` puts the parts' rows after the
+  query's own rows, under the query's id, within the descriptor budget.
+* Suppression (the video-score model): a query rated unlikely to hold a copy
+  keeps one tiny random descriptor, and score normalisation gives it a bias of
+  -100 (:func:`suppress`), so none of its pairs can rank among real candidates.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from video_similarity.descriptors import Descriptors
+
+log = logging.getLogger(__name__)
+
+PART = "~p"  # part archive ids: <query id>~p<k>
+TINY = 1e-5  # half-width of the suppressed queries' random descriptor
+
+
+def part_id(video_id: str, index: int) -> str:
+    return f"{video_id}{PART}{index}"
+
+
+def parent_id(part: str) -> str:
+    """The query a part archive id belongs to (the id itself when it is no part)."""
+    head, sep, tail = part.rpartition(PART)
+    return head if sep and tail.isdigit() else part
+
+
+@dataclass(frozen=True)
+class MergedParts:
+    descriptors: Descriptors
+    part_rows: int  # part descriptors kept
+    dropped: int  # part descriptors dropped to stay within the budget
+    dropped_videos: tuple[str, ...]
+
+
+def merge_parts(whole: Descriptors, parts: Descriptors, budget: int | None) -> MergedParts:
+    """Each query's own rows, then its parts' rows (relabelled with the query's id), in the queries' order.
+
+    Parts of a query without rows of its own are ignored (it failed upstream).
+    When the total exceeds ``budget`` (the challenge's: sum of ceil(duration)),
+    part rows are dropped from the end of the videos with the most part rows
+    first, so every query keeps its own frames and as many parts as fit.
+    """
+    owners = np.asarray([parent_id(v) for v in parts.video_ids])
+    order = list(dict.fromkeys(whole.video_ids.tolist()))
+    known = set(order)
+    rows = {v: np.flatnonzero(owners == v).tolist() for v in order if v in set(owners.tolist())}
+    rows = {v: r for v, r in rows.items() if v in known and r}
+    total = len(whole) + sum(len(r) for r in rows.values())
+    excess = max(0, total - budget) if budget is not None else 0
+    dropped_videos: set[str] = set()
+    if excess:
+        heap = [(-len(r), v) for v, r in rows.items()]
+        heapq.heapify(heap)
+        for _ in range(excess):
+            if not heap:
+                break
+            count, video = heapq.heappop(heap)
+            rows[video].pop()
+            dropped_videos.add(video)
+            if rows[video]:
+                heapq.heappush(heap, (count + 1, video))
+    whole_rows = {v: [] for v in order}
+    for i, v in enumerate(whole.video_ids.tolist()):
+        whole_rows[v].append(i)
+    ids, stamps, feats = [], [], []
+    whole_ts, part_ts = np.asarray(whole.timestamps), np.asarray(parts.timestamps)
+    for v in order:
+        own, extra = whole_rows[v], rows.get(v, [])
+        ids += [v] * (len(own) + len(extra))
+        stamps += [whole_ts[own]] + ([part_ts[extra]] if extra else [])
+        feats += [whole.features[own]] + ([parts.features[extra]] if extra else [])
+    kept = sum(len(r) for r in rows.values())
+    if excess:
+        log.warning("%d scene-part descriptors of %d queries dropped to stay within the descriptor budget of %d", excess, len(dropped_videos), budget)
+    merged = Descriptors(np.asarray(ids), np.concatenate(stamps) if stamps else whole_ts[:0], np.concatenate(feats) if feats else whole.features[:0])
+    return MergedParts(merged, kept, int(total - len(whole) - kept), tuple(sorted(dropped_videos)))
+
+
+def suppress(descriptors: Descriptors, video_ids: set[str]) -> tuple[Descriptors, np.ndarray]:
+    """Replace each suppressed query's rows by one tiny random descriptor over [0, 1]; the rows to bias by -100.
+
+    The random descriptor is seeded by the video id, so a rerun writes the same file.
+    """
+    if not video_ids:
+        return descriptors, np.zeros(len(descriptors), dtype=bool)
+    dim = descriptors.features.shape[1]
+    ids, stamps, feats, low = [], [], [], []
+    timestamps = np.asarray(descriptors.timestamps)
+    for video, start, end in descriptors.video_groups():
+        if video in video_ids:
+            rng = np.random.default_rng(zlib.crc32(video.encode()))
+            ids.append([video])
+            stamps.append(np.asarray([[0.0, 1.0]], dtype=timestamps.dtype) if timestamps.ndim == 2 else np.asarray([0.0], timestamps.dtype))
+            feats.append(rng.uniform(-TINY, TINY, (1, dim)).astype(descriptors.features.dtype))
+            low.append([True])
+        else:
+            ids.append(descriptors.video_ids[start:end].tolist())
+            stamps.append(timestamps[start:end])
+            feats.append(descriptors.features[start:end])
+            low.append([False] * (end - start))
+    flat = [v for chunk in ids for v in chunk]
+    return (
+        Descriptors(np.asarray(flat), np.concatenate(stamps), np.concatenate(feats)),
+        np.asarray([x for chunk in low for x in chunk], dtype=bool),
+    )
