@@ -37,3 +37,26 @@ def test_descriptor_and_index_datasets(tmp_path):
     index.add(d.features)
     FaissIndexDataset(filepath=str(tmp_path / "i.faiss")).save(index)
     assert FaissIndexDataset(filepath=str(tmp_path / "i.faiss")).load().ntotal == 2
+
+
+def test_torchscript_and_checkpoint_files_of_the_training_jobs_load_from_the_catalog(tmp_path):
+    import torch
+
+    from video_similarity.datasets import CheckpointDataset, TorchScriptDataset
+    from video_similarity.models.checkpoint import save_checkpoint
+
+    model = torch.nn.Linear(3, 1)
+    scripted = TorchScriptDataset(filepath=str(tmp_path / "m.pt"))
+    assert not scripted.exists()
+    with pytest.raises(DatasetError, match="no TorchScript file yet"):
+        scripted.load()
+    scripted.save(torch.jit.script(model))
+    x = torch.ones(2, 3)
+    torch.testing.assert_close(scripted.load()(x), model(x))
+    save_checkpoint(tmp_path / "m.ckpt", "vid_score", model, {"width": 3}, None, 2)
+    state = CheckpointDataset(filepath=str(tmp_path / "m.ckpt"), kind="vid_score").load()
+    assert state.epoch == 2 and state.config == {"width": 3}
+    with pytest.raises(Exception, match="descriptor"):
+        CheckpointDataset(filepath=str(tmp_path / "m.ckpt"), kind="descriptor").load()  # another kind: refused
+    with pytest.raises(DatasetError, match="written by the training jobs"):
+        CheckpointDataset(filepath=str(tmp_path / "m.ckpt")).save({"state_dict": {}})
