@@ -77,6 +77,20 @@ def test_values_are_converted_to_the_field_types():
     assert parse(Example, {"size": "3", "rate": 1, "labels": "ND"}, "example") == Example(3, 1.0, ("ND",))
 
 
+def test_a_single_name_given_for_a_list_is_a_list_of_one_and_booleans_parse_from_strings():
+    """``--params=ingest.splits=train`` hands the string "train" over: it is one split, not five letters."""
+    assert IngestParams.from_params({"splits": "train"}).splits == ["train"]
+    assert IngestParams.from_params({"splits": ["train", "test"]}).splits == ["train", "test"]
+
+    @dataclasses.dataclass(frozen=True)
+    class Switch:
+        enabled: bool = True
+
+    assert parse(Switch, {"enabled": "false"}, "s") == Switch(False) and parse(Switch, {"enabled": "True"}, "s") == Switch(True)
+    with pytest.raises(ValueError, match="s.enabled: 'maybe' is not a boolean"):
+        parse(Switch, {"enabled": "maybe"}, "s")
+
+
 def test_members_take_the_section_defaults():
     config = TrainEnsembleParams.from_params({"epochs": 3, "models": [{"name": "a", "backbone": "resnet18"}, {"name": "b", "backbone": "resnet34", "epochs": 5}]})
     assert [(m.name, m.epochs, m.dim) for m in config.members()] == [("a", 3, 256), ("b", 5, 256)]

@@ -8,12 +8,26 @@ run would trust.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+log = logging.getLogger(__name__)
+
+#: The names :func:`atomic_path` gives its temporaries: ``.<target name>.<mkstemp's 8 characters>.tmp``.
+TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
+
+
+def _file_mode() -> int:
+    """What ``open(path, "w")`` would give: 0o666 less the process umask (mkstemp makes 0o600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 @contextmanager
@@ -25,6 +39,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, _file_mode())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -40,3 +55,23 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
             handle.flush()
             os.fsync(handle.fileno())
     return Path(path)
+
+
+def remove_stale_temporaries(root: str | os.PathLike) -> int:
+    """Delete the temporaries of atomic writes that a killed run left under ``root``; how many.
+
+    Call it before a run starts writing: any temporary then is a leftover
+    (nothing of this project writes into ``root`` concurrently with a run).
+    """
+    removed = 0
+    for folder, _, files in os.walk(root):
+        for name in files:
+            if TEMPORARY.match(name):
+                try:
+                    os.unlink(os.path.join(folder, name))
+                    removed += 1
+                except OSError:
+                    pass
+    if removed:
+        log.info("Removed %d temporary file(s) that an interrupted run left under %s", removed, root)
+    return removed

@@ -72,9 +72,9 @@ def load_descriptors(path: str | os.PathLike) -> Descriptors:
         raise SubmissionError(f"{path}: descriptor file not found") from None
     except (OSError, ValueError) as exc:
         raise SubmissionError(f"{path}: not a readable .npz descriptor file ({exc})") from None
+    if not hasattr(data, "files"):  # a .npy array, not an .npz archive
+        raise SubmissionError(f"{path}: expected an .npz archive with keys {list(KEYS)}, got a single array")
     with data:
-        if not hasattr(data, "files"):
-            raise SubmissionError(f"{path}: expected an .npz archive with keys {list(KEYS)}")
         missing = [k for k in KEYS if k not in data.files]
         if missing:
             raise SubmissionError(

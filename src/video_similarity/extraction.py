@@ -51,7 +51,11 @@ def extract(
     With ``merge_job`` the per-video items are also merged, per encoder, into an
     official-format descriptor file (frame encoders), returned as Descriptors.
     """
+    from video_similarity.models.registry import check_available
+
     cache_dir = Path(cache_dir)
+    for entry in encoders.values():
+        check_available(entry)
     for name, entry in encoders.items():
         folder = cache_dir / name
         open_stamped(folder, encoder_stamp(entry))

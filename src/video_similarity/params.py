@@ -9,6 +9,7 @@ no defaults of their own.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from typing import Any, TypeVar
 
@@ -23,15 +24,31 @@ def parse(cls: type[T], params: dict | None, section: str) -> T:
     if unknown:
         raise ValueError(f"{section}: unknown key(s) {unknown}; known: {', '.join(names)}")
     hints = typing.get_type_hints(cls)
-    values: dict[str, Any] = {}
-    for name, value in params.items():
-        kind = hints[name]
-        if value is not None and kind in (int, float, bool, str):
-            value = kind(value)
-        elif value is not None and typing.get_origin(kind) is tuple:
-            value = tuple([value] if isinstance(value, str) else value)
-        values[name] = value
+    values = {name: _convert(value, hints[name], f"{section}.{name}") for name, value in params.items()}
     return cls(**values)
+
+
+_TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
+
+
+def _convert(value: Any, kind: Any, name: str) -> Any:
+    """A YAML (or ``--params`` string) value as the field's type; a single name given for a list is a list of one."""
+    if value is None:
+        return None
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    if typing.get_origin(kind) in (typing.Union, types.UnionType) and len(args) == 1:
+        kind = args[0]  # Optional[X] -> X
+    origin = typing.get_origin(kind) or kind
+    if kind is bool and isinstance(value, str):
+        if value.strip().lower() not in _TRUE | _FALSE:
+            raise ValueError(f"{name}: {value!r} is not a boolean (true or false)")
+        return value.strip().lower() in _TRUE
+    if kind in (int, float, bool, str):
+        return kind(value)
+    if origin in (list, tuple):
+        items = [value] if isinstance(value, str) else list(value)
+        return tuple(items) if origin is tuple else items
+    return value
 
 
 def as_dict(params) -> dict:

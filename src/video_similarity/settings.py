@@ -2,6 +2,10 @@
 
 from kedro.config import OmegaConfigLoader
 
+from video_similarity.hooks import RemoveStaleTemporaries, RequireUpstreamOutputs, SaveReportOnFailure
+
+HOOKS = (RemoveStaleTemporaries(), RequireUpstreamOutputs(), SaveReportOnFailure())
+
 CONFIG_LOADER_CLASS = OmegaConfigLoader
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

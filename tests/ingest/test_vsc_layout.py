@@ -171,3 +171,13 @@ def test_unusable_datasets_stop_with_a_clear_error(tmp_path):
         (bad / f"train_{role}_metadata.csv").write_text(HEADER + "X,oops,1,1,1,1\n")
     with pytest.raises(DatasetUnusableError, match="no usable video"):
         index_vsc_layout(bad)
+
+
+def test_an_ingest_that_rejects_every_row_still_carries_its_report(tmp_path):
+    root = make_layout(tmp_path, gt=None)
+    for role in ("query", "reference"):
+        (root / f"train_{role}_metadata.csv").write_text(HEADER + "X1,abc,25.0,320,240,7\n")  # a bad duration, no video
+    with pytest.raises(DatasetUnusableError, match="every metadata row was rejected") as caught:
+        index_vsc_layout(root)
+    report = caught.value.report
+    assert report["n_skipped"] >= 2 and {r["item"] for r in report["skipped"]} >= {"X1"}

@@ -399,3 +399,23 @@ def test_cli_bad_input_exits_2_naming_the_file(tmp_path, capsys):
         main(cli_args(files))
     assert exc.value.code == 2
     assert "annotation.json" in capsys.readouterr().err
+
+
+def test_cli_counts_result_ids_outside_the_database(tmp_path, capsys):
+    files = write_task(tmp_path)
+    files["similarities"].write_text(json.dumps({"q": {"c": 0.9, "zz": 0.85, "i": 0.8, "a": 0.7, "n": 0.1, "q": 1.0, "yy": 0.0}}))
+    assert main(cli_args(files)) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["unknown_ids_ignored"] == 2  # zz and yy; the query itself is not counted
+    assert (out["DSVR"], out["CSVR"], out["ISVR"]) == pytest.approx((1 / 3, 5 / 6, 1.0))  # and they change nothing
+
+
+@pytest.mark.parametrize("text", ['{"q": {"a": ' + "9" * 400 + "}}", "[" * 100_000 + "]" * 100_000, '{"q": {"a": ' + "1" * 5000 + "}}"])
+def test_json_that_floats_or_the_parser_cannot_hold_is_a_one_line_error(tmp_path, capsys, text):
+    files = write_task(tmp_path)
+    files["similarities"].write_text(text)
+    with pytest.raises(SystemExit) as exc:
+        main(cli_args(files))
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "sims.json" in err and "Traceback" not in err

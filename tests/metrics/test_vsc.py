@@ -311,3 +311,51 @@ def test_cli_bad_input_exits_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(args)
     assert exc.value.code == 2
+
+
+def _cli_error(args, capsys) -> str:
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    assert exc.value.code == 2
+    return capsys.readouterr().err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(("change", "rule"), [
+    (lambda q: Descriptors(q.video_ids, q.timestamps, q.features.astype(np.float64)), "must be float32"),
+    (lambda q: Descriptors(q.video_ids, q.timestamps, np.ones((len(q), 513), np.float32)), "exceeds the limit 512"),
+    (lambda q: Descriptors(q.video_ids[::-1].copy(), q.timestamps, q.features), "must be sorted"),
+])
+def test_cli_applies_the_submission_rules_by_default(tmp_path, capsys, change, rule):
+    """The same validator as the evaluate stage: a broken rule is exit 2 with the file and the rule, no uAP."""
+    args = write_task(tmp_path)
+    query, _, _ = copy_task()
+    save_descriptors(tmp_path / "bad.npz", change(query))
+    args[1] = str(tmp_path / "bad.npz")
+    line = _cli_error(args, capsys)
+    assert "bad.npz (query)" in line and rule in line
+    if rule == "must be float32":  # research use: the rules can be skipped, the uAP is printed
+        assert main([*args, "--no-validate"]) == 0
+
+
+@pytest.mark.parametrize("change", [
+    lambda q: Descriptors(q.video_ids, q.timestamps, np.where(np.arange(q.features.size).reshape(q.features.shape) == 3, np.nan, q.features).astype(np.float32)),
+    lambda q: Descriptors(q.video_ids[:-3], q.timestamps, q.features),
+])
+def test_cli_refuses_nan_and_unequal_lengths_even_without_validation(tmp_path, capsys, change):
+    args = write_task(tmp_path)
+    query, _, _ = copy_task()
+    save_descriptors(tmp_path / "bad.npz", change(query))
+    args[1] = str(tmp_path / "bad.npz")
+    line = _cli_error([*args, "--no-validate"], capsys)
+    assert "bad.npz" in line and ("NaN" in line or "equal length" in line)
+
+
+def test_cli_names_an_unusable_npy_or_ground_truth_file(tmp_path, capsys):
+    args = write_task(tmp_path)
+    np.save(tmp_path / "array.npy", np.zeros((3, 4), np.float32))
+    line = _cli_error([args[0], str(tmp_path / "array.npy"), *args[2:]], capsys)
+    assert "array.npy" in line and "single array" in line
+    for name, content in (("empty.csv", b""), ("header.csv", b"query_id,ref_id\n"), ("binary.csv", bytes(range(256)) * 4)):
+        (tmp_path / name).write_bytes(content)
+        line = _cli_error([*args[:5], str(tmp_path / name)], capsys)
+        assert name in line

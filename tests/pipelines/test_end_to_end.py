@@ -140,6 +140,9 @@ def test_vsc_env_ingests_any_directory_in_the_official_layout(demo_run):
     assert len(index) == 16
     with pytest.raises(DatasetUnusableError, match="does not exist"):
         run_pipeline(demo_run, "ingest", env="vsc", runtime_params={"vsc_root": str(demo_run / "nowhere")})
+    # the failed ingest replaced the previous run's report with its own (hooks.SaveReportOnFailure)
+    report = json.loads((demo_run / DATA / "08_reporting/vsc/ingest_report.json").read_text())
+    assert "does not exist" in report["error"] and report["root"].endswith("nowhere")
 
 
 def _kedro(project, *args, timeout=600):
@@ -165,3 +168,20 @@ def test_notebook_runs_against_the_catalog(demo_run):
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs)
     assert any("| ensemble |" in o.get("data", {}).get("text/markdown", "") for o in outputs)
+
+
+def test_a_stage_run_before_its_inputs_exist_is_one_line_with_the_next_step(tmp_path):
+    """The project's `kedro run` (video_similarity.cli): a user's mistake is `Error: ...` and exit 2, no traceback."""
+    import shutil
+
+    from tests.pipelines.conftest import REPO
+
+    shutil.copy(REPO / "pyproject.toml", tmp_path)
+    shutil.copytree(REPO / "conf", tmp_path / "conf", ignore=shutil.ignore_patterns("local"))
+    (tmp_path / "conf" / "local").mkdir()
+    (tmp_path / "src").mkdir()
+    result = _kedro(tmp_path, "run", "--env=test", "--pipeline=preprocess")
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.strip().splitlines()[-1] == (
+        "Error: video_index does not exist yet: run `kedro run --pipeline=ingest` first (with the same --env and --params)")
+    assert "Traceback" not in result.stdout + result.stderr

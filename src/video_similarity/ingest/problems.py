@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass, field
 
+from video_similarity.errors import UserError
+
 log = logging.getLogger(__name__)
 
 
-class DatasetUnusableError(ValueError):
+class DatasetUnusableError(UserError, ValueError):
     """Nothing usable could be read: raised only when the run cannot go on at all."""
 
 

@@ -211,9 +211,7 @@ def index_vsc_layout(root: str | Path, splits: list[str] | None = None) -> VscIn
         matching += m
         pairs += p
         edits += _read_edits(root, split, queries, problems)
-    if not videos:
-        raise DatasetUnusableError(f"no usable video in {root}: every metadata row was rejected (see the problems logged above)")
-    return VscIndex(
+    index = VscIndex(
         videos=pd.DataFrame(videos, columns=INDEX_COLUMNS),
         matching=pd.DataFrame(matching, columns=GT_MATCHING_COLUMNS),
         pairs=pd.DataFrame(pairs, columns=GT_PAIR_COLUMNS).drop_duplicates(ignore_index=True),
@@ -222,6 +220,11 @@ def index_vsc_layout(root: str | Path, splits: list[str] | None = None) -> VscIn
         splits=found,
         root=root,
     )
+    if not videos:
+        raise DatasetUnusableError(
+            f"no usable video in {root}: every metadata row was rejected (ingest_report.json lists them)", report=ingest_report(index)
+        )
+    return index
 
 
 def ingest_report(index: VscIndex) -> dict:

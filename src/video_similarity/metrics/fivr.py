@@ -66,6 +66,10 @@ def read_json(path: PathLike, what: str):
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValueError(f"{what} file {path}: malformed JSON ({exc})") from None
+    except RecursionError:
+        raise ValueError(f"{what} file {path}: JSON nested too deeply to read") from None
+    except ValueError as exc:  # e.g. an integer literal longer than Python converts
+        raise ValueError(f"{what} file {path}: unreadable JSON ({exc})") from None
 
 
 def check_annotation(annotation: object, source: str = "annotation") -> Annotation:
@@ -105,9 +109,13 @@ def check_similarities(similarities: object, source: str = "similarities") -> Si
         for video, score in results.items():
             if isinstance(score, bool) or not isinstance(score, (int, float, np.number)):
                 raise ValueError(f"{source}: score of {query!r} -> {video!r} is not a number")
+            try:
+                score = float(score)
+            except OverflowError:  # an integer JSON holds but a float cannot
+                raise ValueError(f"{source}: score of {query!r} -> {video!r} is too large for a float") from None
             if not math.isfinite(score):
                 raise ValueError(f"{source}: score of {query!r} -> {video!r} is not finite")
-            row[str(video)] = float(score)
+            row[str(video)] = score
         checked[str(query)] = row
     return checked
 
@@ -182,7 +190,9 @@ def evaluate_fivr(
     aps: dict[str, list[float]] = {task: [] for task in TASKS}
     without_positives: dict[str, list[str]] = {task: [] for task in TASKS}
     per_query: dict[str, dict[str, float | None]] = {}
+    unknown = 0
     for query in evaluated:
+        unknown += sum(1 for video in similarities[query] if video != query and video not in all_db)
         ranking = rank_results(similarities[query], query, all_db)
         per_query[query] = {}
         for task in TASKS:
@@ -205,6 +215,7 @@ def evaluate_fivr(
         queries_without_positives=without_positives,
         all_db_convention="all" if available is None else "available",
         n_all_db=len(all_db),
+        unknown_ids_ignored=unknown,
         per_query=per_query,
     )
     return result

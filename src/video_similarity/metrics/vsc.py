@@ -22,7 +22,7 @@ import faiss
 import numpy as np
 import pandas as pd
 
-from video_similarity.descriptors import Descriptors, load_descriptors
+from video_similarity.descriptors import Descriptors, SubmissionError, load_descriptors
 
 RETRIEVAL_PER_QUERY = 1200  # K per query video: about 20 neighbours for a 60 s video
 CANDIDATES_PER_QUERY = 25  # M per query video
@@ -145,12 +145,22 @@ def ground_truth_pairs(df: pd.DataFrame) -> Pairs:
 
 
 def read_ground_truth(path: str | os.PathLike) -> Pairs:
-    """Positive pairs from a matching CSV (query_id,ref_id,query_start,...) or a pairs CSV."""
-    df = pd.read_csv(path, dtype={"query_id": str, "ref_id": str})
+    """Positive pairs from a matching CSV (query_id,ref_id,query_start,...) or a pairs CSV; a bad file is named."""
     try:
-        return ground_truth_pairs(df)
+        df = pd.read_csv(path, dtype={"query_id": str, "ref_id": str})
+    except FileNotFoundError:
+        raise ValueError(f"{path}: ground-truth file not found") from None
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path}: the ground-truth file is empty (expected a CSV with query_id,ref_id,...)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    try:
+        pairs = ground_truth_pairs(df)
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None
+    if not pairs:
+        raise ValueError(f"{path}: the ground truth has no (query_id, ref_id) pair (a header only?)")
+    return pairs
 
 
 def _labelled_scores(candidates: pd.DataFrame, positives: Collection) -> tuple:
@@ -242,19 +252,49 @@ def evaluate(
     return (metrics, candidates) if return_candidates else metrics
 
 
+def _check_consistent(d: Descriptors, side: str) -> None:
+    """What even ``--no-validate`` refuses: rows the evaluator cannot pair up, or NaN / inf features."""
+    n = len(d.video_ids)
+    ts = d.timestamps
+    if d.features.ndim != 2 or len(d.features) != n or ts.ndim == 0 or len(ts) != n:
+        raise SubmissionError(f"{side}: video_ids, timestamps and features must have equal length (and features be 2-D); got "
+                              f"{n}, {ts.shape[0] if ts.ndim else 'scalar'}, {d.features.shape}")
+    if d.features.dtype.kind != "f" or not np.isfinite(d.features).all():
+        raise SubmissionError(f"{side}: features must be finite floats (NaN / inf or {d.features.dtype} found)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """CLI: print ``uAP: x.xxxxxx``; unreadable or inconsistent inputs exit with status 2."""
+    """CLI: print ``uAP: x.xxxxxx``; a file that breaks the challenge's rules, or is unreadable, exits with status 2."""
+    from video_similarity.descriptors import validate_submission
+
     parser = argparse.ArgumentParser(
         prog="python -m video_similarity.metrics.vsc",
-        description="VSC-2022 descriptor track uAP, computed as the official evaluator.",
+        description="VSC-2022 descriptor track uAP, computed as the official evaluator. The submission is first "
+        "checked by the challenge's rules (the evaluate stage's validator).",
     )
     parser.add_argument("--query", required=True, help="query descriptors .npz")
     parser.add_argument("--reference", required=True, help="reference descriptors .npz")
     parser.add_argument("--ground-truth", required=True, help="ground-truth CSV (matches or pairs)")
+    parser.add_argument("--no-validate", action="store_true",
+                        help="research use: skip the challenge's rules (dtype, D <= 512, sorted ids), still refuse NaN and unequal lengths")
     args = parser.parse_args(argv)
     try:
         query = load_descriptors(args.query)
         reference = load_descriptors(args.reference)
+        for d, side, path in ((query, "query", args.query), (reference, "reference", args.reference)):
+            try:
+                _check_consistent(d, side)
+            except SubmissionError as exc:
+                raise SubmissionError(f"{path}: {exc}") from None
+        if not args.no_validate:
+            try:
+                validate_submission(query, reference)
+            except SubmissionError as exc:  # "query: ..." -> "<file> (query): ..."
+                message = str(exc)
+                for side, path in (("query", args.query), ("reference", args.reference)):
+                    if message.startswith(f"{side}:"):
+                        message = f"{path} ({side}){message[len(side):]}"
+                raise SubmissionError(message) from None
         positives = read_ground_truth(args.ground_truth)
         result = evaluate(query, reference, positives)
     except (OSError, ValueError) as exc:  # SubmissionError and CSV errors are ValueErrors

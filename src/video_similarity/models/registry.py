@@ -164,6 +164,17 @@ def build_encoder(builder: str, weights_path: str | None = None, seed: int = 0, 
     return function(weights_path=weights_path, **options).eval()
 
 
+def check_available(entry: dict) -> None:
+    """Fail in the node, with the user's next step, when an entry's model files are not on this machine.
+
+    (The worker would fail the same way, but inside a job whose log the node can only quote.)
+    """
+    if entry["builder"] in ("sscd", "sscd_distilled") and not entry.get("weights_path"):
+        from video_similarity.models.sscd import wheel_model
+
+        wheel_model(entry["builder"])
+
+
 def build_from_entry(entry: dict, device: str = "cpu"):
     """An extraction job's entry (:meth:`EncoderSpec.job_entry`) -> the encoder on ``device``."""
     options = dict(entry.get("options") or {})

