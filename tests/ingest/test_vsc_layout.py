@@ -181,3 +181,43 @@ def test_an_ingest_that_rejects_every_row_still_carries_its_report(tmp_path):
         index_vsc_layout(root)
     report = caught.value.report
     assert report["n_skipped"] >= 2 and {r["item"] for r in report["skipped"]} >= {"X1"}
+
+
+def test_a_row_with_an_extra_field_is_one_bad_row_not_a_shift(tmp_path):
+    root = make_layout(tmp_path, queries=("Q1", "Q2", "Q3"))
+    (root / "train_query_metadata.csv").write_text(HEADER + "Q1,30.0,25.0,320,240,7\nQ2,30.0,25.0,320,240,7,extra\nQ3,30.0,25.0,320,240,7\n")
+    index = index_vsc_layout(root)
+    assert sorted(index.videos.loc[index.videos["role"] == "query", "video_id"]) == ["Q1", "Q3"]
+    bad = [p for p in index.problems.problems if p.kind == "malformed_row"]
+    assert len(bad) == 1 and bad[0].item == "line 3" and "7 fields where the header has 6" in bad[0].problem
+    assert "orphan_video" in kinds(index)  # Q2.mp4 has no usable row: reported, not silently lost
+
+
+def test_a_duplicate_id_without_its_video_does_not_shadow_the_real_one(tmp_path):
+    root = make_layout(tmp_path, split="train", queries=("Q1",), gt=None)
+    make_layout(tmp_path, split="test", queries=("Q7",), refs=("R7",), gt=None)
+    # Q7 is listed first in train (no file there), then in test, where its file is
+    (root / "train_query_metadata.csv").write_text(HEADER + "Q1,30.0,25.0,320,240,7\nQ7,30.0,25.0,320,240,7\n")
+    index = index_vsc_layout(root)
+    q7 = index.videos[index.videos["video_id"] == "Q7"]
+    assert len(q7) == 1 and q7.iloc[0]["split"] == "test"
+    dup = [p for p in index.problems.problems if p.kind == "duplicate_id"]
+    assert len(dup) == 1 and "train_query_metadata.csv line 3" in dup[0].problem and "test_query_metadata.csv line 2" in dup[0].problem
+
+
+def test_two_files_for_one_id_prefer_the_mp4_and_say_so(tmp_path):
+    root = make_layout(tmp_path)
+    (root / "train" / "query" / "Q1.avi").write_bytes(b"")
+    index = index_vsc_layout(root)
+    path = index.videos.set_index("video_id").loc["Q1", "path"]
+    assert path.endswith("Q1.mp4")
+    amb = [p for p in index.problems.problems if p.kind == "ambiguous_video"]
+    assert len(amb) == 1 and amb[0].item == "Q1" and "Q1.avi, Q1.mp4" in amb[0].problem
+
+
+def test_an_exact_duplicate_ground_truth_row_counts_once(tmp_path):
+    root = make_layout(tmp_path, gt="Q1,R1,0,5,10,15\nQ1,R1,0,5,10,15\nQ1,R1,6,8,20,22\n")
+    index = index_vsc_layout(root)
+    assert len(index.matching) == 2 and len(index.pairs) == 1
+    dup = [p for p in index.problems.problems if p.kind == "duplicate_row"]
+    assert len(dup) == 1 and "line 3: the same row as line 2" in dup[0].problem

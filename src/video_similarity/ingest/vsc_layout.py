@@ -13,6 +13,7 @@ that cannot be read or holds no metadata at all raises ``DatasetUnusableError``.
 
 from __future__ import annotations
 
+import csv
 import math
 import re
 from dataclasses import dataclass
@@ -52,18 +53,34 @@ def discover_splits(root: Path) -> list[str]:
     return sorted(found, key=lambda s: (_KNOWN_ORDER.get(s, 9), s))
 
 
-def _read_csv(path: Path, required: tuple[str, ...], problems: ProblemLog) -> pd.DataFrame | None:
+def _read_csv(path: Path, required: tuple[str, ...], problems: ProblemLog) -> list[tuple[int, dict]] | None:
+    """(line number, row) of every well-formed row; a row with the wrong number of fields is one problem, not a shift.
+
+    (pandas would shift every following row by a stray extra field.)
+    """
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, skipinitialspace=True)
+            header = [c.strip() for c in next(reader, [])]
+            if not header:
+                problems.add(path, "file", "empty (no header); file skipped", "unreadable_file")
+                return None
+            missing = [c for c in required if c not in header]
+            if missing:
+                problems.add(path, "file", f"missing column(s) {missing} (has {header}); file skipped", "bad_header")
+                return None
+            rows = []
+            for row in reader:
+                if not any(field.strip() for field in row):
+                    continue  # a blank line
+                if len(row) != len(header):
+                    problems.add(path, f"line {reader.line_num}", f"{len(row)} fields where the header has {len(header)}; row skipped", "malformed_row")
+                    continue
+                rows.append((reader.line_num, {k: v.strip() for k, v in zip(header, row)}))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         problems.add(path, "file", f"cannot be read as CSV ({exc}); file skipped", "unreadable_file")
         return None
-    table.columns = [c.strip() for c in table.columns]
-    missing = [c for c in required if c not in table.columns]
-    if missing:
-        problems.add(path, "file", f"missing column(s) {missing} (has {list(table.columns)}); file skipped", "bad_header")
-        return None
-    return table
+    return rows
 
 
 def _number(value: str, integer: bool = False) -> float | None:
@@ -76,19 +93,28 @@ def _number(value: str, integer: bool = False) -> float | None:
     return number
 
 
-def _video_files(folder: Path) -> dict[str, Path]:
+def _video_files(folder: Path, problems: ProblemLog) -> dict[str, Path]:
+    """{video id: file}; of two files for one id, the .mp4 (what VSC metadata implies), and the ambiguity is reported."""
     if not folder.is_dir():
         return {}
-    files: dict[str, Path] = {}
+    by_id: dict[str, list[Path]] = {}
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() in VIDEO_EXTENSIONS and path.is_file():
-            files.setdefault(path.stem, path)  # .mp4 sorts before most; first one wins
+            by_id.setdefault(path.stem, []).append(path)
+    files = {}
+    for video_id, paths in by_id.items():
+        chosen = next((p for p in paths if p.suffix.lower() == ".mp4"), paths[0])
+        if len(paths) > 1:
+            names = ", ".join(p.name for p in paths)
+            problems.add(folder, video_id, f"{len(paths)} files for one id ({names}): {chosen.name} used", "ambiguous_video")
+        files[video_id] = chosen
     return files
 
 
-def _index_role(root: Path, split: str, role: str, seen: dict[str, str], problems: ProblemLog) -> list[dict]:
+def _candidate_rows(root: Path, split: str, role: str, problems: ProblemLog) -> list[dict]:
+    """Every well-formed metadata row of one split and role, with its video file or None (duplicates resolved later)."""
     meta_path = root / f"{split}_{role}_metadata.csv"
-    files = _video_files(root / split / role)
+    files = _video_files(root / split / role, problems)
     if not meta_path.is_file():
         if files:
             problems.add(meta_path, "file", f"missing: {len(files)} {role} video(s) of split {split!r} have no metadata and are skipped", "missing_metadata")
@@ -98,8 +124,8 @@ def _index_role(root: Path, split: str, role: str, seen: dict[str, str], problem
         return []
     rows = []
     described = set()
-    for line, record in enumerate(table.to_dict("records"), start=2):
-        video_id = str(record["video_id"]).strip()
+    for line, record in table:
+        video_id = record["video_id"]
         if not video_id:
             problems.add(meta_path, f"line {line}", "empty video_id; row skipped", "malformed_row")
             continue
@@ -111,22 +137,37 @@ def _index_role(root: Path, split: str, role: str, seen: dict[str, str], problem
             values = ", ".join(f"{b}={record[b]!r}" for b in bad)
             problems.add(meta_path, video_id, f"line {line}: invalid {values} (need positive numbers); row skipped", "malformed_row")
             continue
-        if video_id in seen:
-            problems.add(meta_path, video_id, f"line {line}: duplicate id (first seen in {seen[video_id]}); row skipped, first kept", "duplicate_id")
-            continue
-        seen[video_id] = f"{meta_path.name} line {line}"
         path = files.get(video_id)
-        if path is None:
-            problems.add(meta_path, video_id, f"no video file {split}/{role}/{video_id}.mp4; row skipped", "missing_video")
-            continue
         rows.append({
-            "video_id": video_id, "split": split, "role": role, "path": str(path.resolve()),
-            "duration": duration, "fps": fps, "width": int(width), "height": int(height),
+            "video_id": video_id, "split": split, "role": role, "path": str(path.resolve()) if path else None,
+            "duration": duration, "fps": fps, "width": int(width), "height": int(height), "source": f"{meta_path.name} line {line}",
+            "meta_path": meta_path,
         })
     for video_id, path in files.items():
         if video_id not in described:
             problems.add(path, video_id, f"video has no row in {meta_path.name}; skipped", "orphan_video")
     return rows
+
+
+def _resolve(candidates: list[dict], problems: ProblemLog) -> list[dict]:
+    """One row per id: the first that has its video file (else the first); every other row of the id is reported with the kept one."""
+    by_id: dict[str, list[dict]] = {}
+    for row in candidates:
+        by_id.setdefault(row["video_id"], []).append(row)
+    kept = []
+    for video_id, rows in by_id.items():
+        winner = next((r for r in rows if r["path"]), rows[0])
+        for row in rows:
+            if row is winner:
+                continue
+            why = "" if row["path"] or not winner["path"] else " (this row has no video file, the kept one has)"
+            problems.add(row["meta_path"], video_id, f"{row['source']}: duplicate id, also in {winner['source']}, which is kept{why}; row skipped", "duplicate_id")
+        if not winner["path"]:
+            problems.add(winner["meta_path"], video_id, f"{winner['source']}: no video file {winner['split']}/{winner['role']}/{video_id}.mp4; row skipped", "missing_video")
+            continue
+        kept.append(winner)
+    order = {id(r): i for i, r in enumerate(candidates)}
+    return [{k: v for k, v in r.items() if k in INDEX_COLUMNS} for r in sorted(kept, key=lambda r: order[id(r)])]
 
 
 def _read_ground_truth(root: Path, split: str, queries: set[str], refs: set[str], problems: ProblemLog):
@@ -144,9 +185,17 @@ def _read_ground_truth(root: Path, split: str, queries: set[str], refs: set[str]
             problems.add(path, f"{query_id or '?'}/{ref_id or '?'}", f"line {line}: {'; '.join(unknown)}; row skipped", "unknown_id")
         return not unknown
 
+    def first_time(path: Path, line: int, key: tuple, seen: dict, item: str) -> bool:
+        if key in seen:
+            problems.add(path, item, f"line {line}: the same row as line {seen[key]}; counted once", "duplicate_row")
+            return False
+        seen[key] = line
+        return True
+
     if matching_path.is_file() and (table := _read_csv(matching_path, MATCHING_COLUMNS, problems)) is not None:
-        for line, r in enumerate(table.to_dict("records"), start=2):
-            q, ref = str(r["query_id"]).strip(), str(r["ref_id"]).strip()
+        seen: dict = {}
+        for line, r in table:
+            q, ref = r["query_id"], r["ref_id"]
             try:
                 times = [float(r[c]) for c in MATCHING_COLUMNS[2:]]
             except ValueError:
@@ -155,12 +204,13 @@ def _read_ground_truth(root: Path, split: str, queries: set[str], refs: set[str]
             if not all(math.isfinite(t) and t >= 0 for t in times) or times[1] <= times[0] or times[3] <= times[2]:
                 problems.add(matching_path, f"{q}/{ref}", f"line {line}: times {times} are not two increasing, non-negative intervals; row skipped", "malformed_row")
                 continue
-            if known(matching_path, line, q, ref):
+            if known(matching_path, line, q, ref) and first_time(matching_path, line, (q, ref, *times), seen, f"{q}/{ref}"):
                 matching_rows.append({"split": split, "query_id": q, "ref_id": ref, **dict(zip(MATCHING_COLUMNS[2:], times))})
     if pairs_path.is_file() and (table := _read_csv(pairs_path, ("query_id", "ref_id"), problems)) is not None:
-        for line, r in enumerate(table.to_dict("records"), start=2):
-            q, ref = str(r["query_id"]).strip(), str(r["ref_id"]).strip()
-            if known(pairs_path, line, q, ref):
+        seen = {}
+        for line, r in table:
+            q, ref = r["query_id"], r["ref_id"]
+            if known(pairs_path, line, q, ref) and first_time(pairs_path, line, (q, ref), seen, f"{q}/{ref}"):
                 pair_rows.append({"split": split, "query_id": q, "ref_id": ref})
     else:  # the descriptor ground truth is the set of pairs of the matching one
         pair_rows = [{k: m[k] for k in GT_PAIR_COLUMNS} for m in matching_rows]
@@ -172,7 +222,7 @@ def _read_edits(root: Path, split: str, queries: set[str], problems: ProblemLog)
     if not path.is_file() or (table := _read_csv(path, ("query_id", "edits"), problems)) is None:
         return []
     rows = []
-    for r in table.to_dict("records"):
+    for _, r in table:
         if r["query_id"] in queries:
             rows.append({"split": split, "query_id": r["query_id"], "has_copy": str(r.get("has_copy", "")).lower() == "true", "embedded": str(r.get("embedded", "")).lower() == "true", "edits": r["edits"]})
     return rows
@@ -200,11 +250,10 @@ def index_vsc_layout(root: str | Path, splits: list[str] | None = None) -> VscIn
             raise DatasetUnusableError(f"split(s) {absent} have no metadata in {root}; found {found}")
         found = list(splits)
     problems = ProblemLog()
-    seen: dict[str, str] = {}
-    videos, matching, pairs, edits = [], [], [], []
+    videos = _resolve([row for split in found for role in ROLES for row in _candidate_rows(root, split, role, problems)], problems)
+    matching, pairs, edits = [], [], []
     for split in found:
-        split_rows = [row for role in ROLES for row in _index_role(root, split, role, seen, problems)]
-        videos += split_rows
+        split_rows = [r for r in videos if r["split"] == split]
         queries = {r["video_id"] for r in split_rows if r["role"] == "query"}
         refs = {r["video_id"] for r in split_rows if r["role"] == "reference"}
         m, p = _read_ground_truth(root, split, queries, refs, problems)
