@@ -1,15 +1,29 @@
-"""Run independent per-video jobs on all cores with a progress bar.
+"""Run independent per-video jobs on all cores with a progress bar, surviving dead workers and stopping on Ctrl-C.
 
 Worker processes are started with ``spawn``: the parent may hold threads
 (logging, torch) that make ``fork`` unsafe, and spawn behaves the same on
 Linux and macOS. One worker runs inline, which keeps tracebacks simple.
+
+* A worker killed by the OS (out of memory, a decoder segfault) breaks the
+  pool. The jobs that were running then are rerun one at a time in a pool of
+  their own: the one that breaks it again is reported through ``on_crash``
+  (with the signal) and the rest goes on in a new pool.
+* SIGINT and SIGTERM stop the pool within seconds: queued jobs are cancelled,
+  running workers terminated, and the interrupt is raised in the parent.
+  Finished jobs were already yielded (and their outputs written atomically),
+  so a rerun resumes.
+* A worker whose parent disappears (SIGKILL) exits by itself.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from typing import TypeVar
 
@@ -18,31 +32,151 @@ from tqdm.auto import tqdm
 T = TypeVar("T")
 R = TypeVar("R")
 
+PARENT_POLL_SECONDS = 1.0
+
 
 def worker_count(requested: int | None, n_jobs: int) -> int:
     """``requested`` processes (None or 0: one per core), never more than there are jobs."""
     return max(1, min(requested or os.cpu_count() or 1, max(n_jobs, 1)))
 
 
+def _exit_with_parent(parent: int) -> None:
+    """Worker initialiser: leave when the parent is gone, instead of waiting forever for work."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # the parent decides; a worker just stops
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_POLL_SECONDS)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _signal_name(pool: ProcessPoolExecutor) -> str:
+    codes = [p.exitcode for p in list((getattr(pool, "_processes", None) or {}).values()) if p.exitcode not in (None, 0)]
+    for code in codes:
+        if code < 0:
+            try:
+                return f"killed by {signal.Signals(-code).name}"
+            except ValueError:
+                return f"killed by signal {-code}"
+    return f"exit code {codes[0]}" if codes else "terminated abruptly"
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Cancel what is queued and terminate the workers now (the executor's own shutdown waits for running jobs)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+
+
+class _Interrupted(KeyboardInterrupt):
+    """SIGTERM, raised in the parent like Ctrl-C."""
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise _Interrupted(f"stopped by {signal.Signals(signum).name}")
+
+
+class _Tracked:
+    """``fn(job)`` that leaves a note of its job while it runs, so a dead worker's job can be named."""
+
+    def __init__(self, fn, folder: str):
+        self.fn, self.folder = fn, folder
+
+    def __call__(self, indexed):
+        index, job = indexed
+        note = os.path.join(self.folder, str(os.getpid()))
+        with open(note, "w") as handle:
+            handle.write(str(index))
+        result = self.fn(job)
+        os.unlink(note)
+        return result
+
+
+def _run_pool(fn, jobs: list, n: int, bar) -> Iterator[tuple[str, object, object]]:
+    """("done", job, result) per finished job; on a broken pool, ("broken", job, reason) for each job then in flight."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="vs-pool-") as notes:
+        pool = ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"), initializer=_exit_with_parent, initargs=(os.getpid(),))
+        try:
+            futures = {pool.submit(_Tracked(fn, notes), (i, job)): i for i, job in enumerate(jobs)}
+            pending, completed = set(futures), set()
+            while pending:
+                done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    try:
+                        result = future.result()
+                    except BrokenProcessPool:
+                        reason = _signal_name(pool)
+                        in_flight = sorted({int(open(os.path.join(notes, name)).read() or -1) for name in os.listdir(notes)} - {-1})
+                        unfinished = [i for i in range(len(jobs)) if i not in completed]
+                        for index in in_flight or unfinished:  # no note: every unfinished job is a suspect
+                            yield "broken", jobs[index], reason
+                        return
+                    completed.add(futures[future])
+                    bar.update()
+                    yield "done", jobs[futures[future]], result
+        finally:
+            _stop(pool)
+
+
 def run_parallel(
-    fn: Callable[[T], R], jobs: Iterable[T], workers: int | None, desc: str, unit: str = "video"
+    fn: Callable[[T], R],
+    jobs: Iterable[T],
+    workers: int | None,
+    desc: str,
+    unit: str = "video",
+    on_crash: Callable[[T, str], R] | None = None,
 ) -> Iterator[R]:
     """Yield ``fn(job)`` for every job, in completion order, showing progress.
 
-    ``fn`` must be a module-level function and jobs must pickle.
+    ``fn`` must be a module-level function and jobs must pickle. A job whose
+    worker process dies yields ``on_crash(job, reason)`` (without ``on_crash``
+    the BrokenProcessPool is raised).
     """
     jobs = list(jobs)
     n = worker_count(workers, len(jobs))
     bar = tqdm(total=len(jobs), desc=desc, unit=unit)
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if threading.current_thread() is threading.main_thread() else None
     try:
-        if n == 1:
+        if n == 1 and on_crash is None:
             for job in jobs:
                 yield fn(job)
                 bar.update()
             return
-        with ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn")) as pool:
-            for future in as_completed([pool.submit(fn, job) for job in jobs]):
-                yield future.result()
-                bar.update()
+        queue = jobs
+        while queue:
+            suspects = []
+            finished = set()
+            for kind, job, value in _run_pool(fn, queue, n, bar):
+                if kind == "done":
+                    finished.add(id(job))
+                    yield value
+                else:
+                    suspects.append((job, value))
+            if not suspects:
+                return
+            if on_crash is None:
+                raise BrokenProcessPool(f"a worker process died ({suspects[0][1]})")
+            suspect_ids = {id(job) for job, _ in suspects}
+            for job, _ in suspects:  # alone in a pool of its own: only the culprit breaks it again
+                for kind, _, value in _run_pool(fn, [job], 1, bar):
+                    if kind == "done":
+                        yield value
+                    else:
+                        bar.update()
+                        yield on_crash(job, value)
+            queue = [job for job in queue if id(job) not in finished and id(job) not in suspect_ids]
     finally:
         bar.close()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

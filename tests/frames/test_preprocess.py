@@ -1,5 +1,7 @@
 """Preprocess over a mix of good and broken videos: nothing good is lost."""
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -72,3 +74,36 @@ def test_second_run_skips_current_archives_and_redoes_changed_settings(index, tm
         assert archive.frame(0).shape[0] == 48
     manifest, _ = preprocess_videos(good, store, ArchiveSettings(short_side=48), workers=1, only_missing=False)
     assert set(manifest["status"]) == {"ok"}
+
+
+def test_an_archive_follows_its_source_and_statuses_survive_reruns(index, tmp_path):
+    """A replaced video is decoded again; a partial or failed video keeps its status and error until it changes."""
+    store, settings = tmp_path / "store", ArchiveSettings(short_side=32)
+    first, _ = preprocess_videos(index, store, settings, workers=2)
+    again, report = preprocess_videos(index, store, settings, workers=2)
+    assert report["decoded_videos"] == 0  # failures are remembered, not retried on every run
+    rows, before = again.set_index("video_id"), first.set_index("video_id")
+    assert rows.loc["cut", "status"] == "partial" and rows.loc["cut", "error"] == before.loc["cut", "error"] != ""
+    assert rows.loc["audio", "status"] == "failed" and rows.loc["audio", "error"] == before.loc["audio", "error"]
+    assert rows.loc["good_a", "status"] == "cached"
+    # good_a is replaced by another video of the same length and size: its archive must not be reused
+    path = index.set_index("video_id").loc["good_a", "path"]
+    write_indexed_video(path, 45, 15.0, (160, 64), pts=[i + 7 for i in range(45)])
+    stat = os.stat(path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    replaced, report = preprocess_videos(index, store, settings, workers=2)
+    assert replaced.set_index("video_id").loc["good_a", "status"] == "ok" and report["decoded_videos"] == 1
+    # the audio-only file becomes a real video: tried again
+    write_indexed_video(index.set_index("video_id").loc["audio", "path"], 20, 10.0, (160, 64))
+    fixed, _ = preprocess_videos(index, store, settings, workers=2)
+    assert fixed.set_index("video_id").loc["audio", "status"] == "ok" and not (store / "audio.failed.json").exists()
+
+
+def test_a_degenerate_aspect_ratio_is_capped_and_said(tmp_path):
+    path = write_indexed_video(tmp_path / "strip.mp4", 10, 10.0, (1600, 16))
+    index = pd.DataFrame([{"video_id": "strip", "split": "train", "role": "query", "path": str(path)}])
+    manifest, _ = preprocess_videos(index, tmp_path / "store", ArchiveSettings(short_side=64, max_long_side=1024), workers=1)
+    row = manifest.iloc[0]
+    assert row["status"] == "ok" and "degenerate aspect ratio 100:1" in row["error"]
+    with FrameArchive(tmp_path / "store" / "strip.zip") as archive:
+        assert max(archive.frame(0).shape[:2]) == 1024  # not 6400 px

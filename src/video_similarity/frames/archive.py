@@ -11,10 +11,11 @@ complete. Readers open members on demand, so many workers can read one store.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -34,6 +35,7 @@ class ArchiveSettings:
     fps: float = 1.0
     short_side: int | None = 256
     jpeg_quality: int = 90
+    max_long_side: int | None = 1024  # a degenerate aspect ratio (3000 x 20) is capped here instead of a 38400-px frame
 
 
 def frame_name(index: int) -> str:
@@ -51,9 +53,12 @@ def write_archive(
     video_id: str,
     frames: Iterable,
     settings: ArchiveSettings,
-    extra: dict | None = None,
+    extra: dict | Callable[[], dict] | None = None,
 ) -> int:
-    """Write sampled frames (objects with ``image``, ``start``, ``end``) atomically."""
+    """Write sampled frames (objects with ``image``, ``start``, ``end``) atomically.
+
+    ``extra`` (or what it returns, called after the last frame) joins the meta.
+    """
     timestamps = []
     height = width = 0
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as archive:
@@ -71,10 +76,30 @@ def write_archive(
             "width": width,
             "height": height,
             "timestamps": timestamps,
-            **(extra or {}),
+            **((extra() if callable(extra) else extra) or {}),
         }
         archive.writestr(META, json.dumps(meta))
     return len(timestamps)
+
+
+FINGERPRINT_BYTES = 1 << 20  # hashed at each end of a source video
+
+
+def source_key(path: str | Path, fingerprint_bytes: int = FINGERPRINT_BYTES) -> str:
+    """Identity of a source video: path, size, modification time and a hash of its first and last MiB.
+
+    An archive made from another file (a replaced or repaired video, another
+    root whose ids repeat) has another key, so it is made again.
+    """
+    path = Path(path)
+    stat = path.stat()
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        digest.update(handle.read(fingerprint_bytes))
+        if stat.st_size > fingerprint_bytes:
+            handle.seek(max(fingerprint_bytes, stat.st_size - fingerprint_bytes))
+            digest.update(handle.read(fingerprint_bytes))
+    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{digest.hexdigest()[:16]}"
 
 
 def read_meta(path: str | Path) -> dict | None:

@@ -2,7 +2,11 @@
 
 One process per core decodes one video at a time (``frames.extract``); a video
 that fails is recorded with its error and skipped; an archive that is already
-current is left alone.
+current (same settings, same source: path, size, mtime and a fingerprint of
+its bytes) is left alone. A video's status and error survive reruns until the
+video itself changes: a partial archive stays "partial" with its error, and a
+failure is remembered beside the archives (``<id>.failed.json``) instead of
+being retried on every run.
 """
 
 from __future__ import annotations
@@ -13,7 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from video_similarity.frames.archive import ArchiveSettings, is_current, read_meta
+import json
+from dataclasses import asdict
+
+from video_similarity.atomic import atomic_write, remove_stale_temporaries
+from video_similarity.frames.archive import ArchiveSettings, is_current, read_meta, source_key
 from video_similarity.frames.extract import Task, run_task
 from video_similarity.parallel import run_parallel, worker_count
 
@@ -40,28 +48,42 @@ def preprocess_videos(
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(root)  # what a killed run's atomic writes left (kedro runs also clean all of data/)
     rows: list[dict] = []
     tasks: list[Task] = []
     for video in video_index.itertuples(index=False):
         path = archive_path(root, video.video_id)
-        meta = read_meta(path) if only_missing else None
-        if is_current(meta, settings):
-            rows.append({"video_id": video.video_id, "status": "cached", "n_frames": meta["n_frames"], "archive": str(path), "error": ""})
+        try:
+            key = source_key(video.path)
+        except FileNotFoundError:
+            rows.append(_failed(root, video.video_id, None, settings, f"{video.path}: file does not exist"))
+            continue
+        except OSError as exc:
+            rows.append(_failed(root, video.video_id, None, settings, f"{video.path}: cannot read the source ({exc.strerror or exc})"))
+            continue
+        if only_missing and (known := _known(root, video.video_id, path, key, settings)) is not None:
+            rows.append(known)
         else:
-            tasks.append(Task(video.video_id, str(video.path), str(path), settings))
+            tasks.append(Task(video.video_id, str(video.path), str(path), settings, key))
     log.info(
         "Preprocess: %d videos to decode, %d already archived, %d workers, %s",
         len(tasks), len(rows), worker_count(workers, len(tasks)), settings,
     )
     started = time.perf_counter()
-    rows += run_parallel(run_task, tasks, workers, desc="preprocess")
+    keys = {t.video_id: t.source_key for t in tasks}
+    for row in run_parallel(run_task, tasks, workers, desc="preprocess", on_crash=_crashed):
+        if row["status"] == "failed":
+            row = _failed(root, row["video_id"], keys.get(row["video_id"]), settings, row["error"])
+        else:
+            _failure_record(root, row["video_id"]).unlink(missing_ok=True)
+        rows.append(row)
     elapsed = time.perf_counter() - started
     manifest = _manifest(video_index, rows)
     failed = manifest[manifest["status"] == "failed"]
     for row in failed.itertuples(index=False):
         log.warning("Preprocess skipped %s: %s", row.video_id, row.error)
     report = {
-        "settings": {"fps": settings.fps, "short_side": settings.short_side, "jpeg_quality": settings.jpeg_quality},
+        "settings": asdict(settings),
         "archive_root": str(root),
         "counts": manifest["status"].value_counts().to_dict(),
         "decoded_videos": len(tasks),
@@ -70,6 +92,39 @@ def preprocess_videos(
         "partial": manifest.loc[manifest["status"] == "partial", ["video_id", "error"]].to_dict("records"),
     }
     return manifest, report
+
+
+def _failure_record(root: Path, video_id: str) -> Path:
+    return root / f"{video_id}.failed.json"
+
+
+def _failed(root: Path, video_id: str, key: str | None, settings: ArchiveSettings, error: str) -> dict:
+    """A failed video's manifest row; its failure is remembered (with the source's key) until the source changes."""
+    if key is not None:
+        record = {"source_key": key, "settings": asdict(settings), "error": error}
+        atomic_write(_failure_record(root, video_id), lambda handle: handle.write(json.dumps(record).encode()))
+    return {"video_id": video_id, "status": "failed", "n_frames": 0, "archive": "", "error": error}
+
+
+def _known(root: Path, video_id: str, path: Path, key: str, settings: ArchiveSettings) -> dict | None:
+    """The row of a video whose archive (or failure) already stands for this source and these settings, else None."""
+    meta = read_meta(path)
+    if is_current(meta, settings) and meta.get("source_key") == key:
+        status = "partial" if meta.get("status") == "partial" else "cached"
+        return {"video_id": video_id, "status": status, "n_frames": meta["n_frames"], "archive": str(path), "error": meta.get("error", "")}
+    try:
+        record = json.loads(_failure_record(root, video_id).read_text())
+    except (OSError, ValueError):
+        return None
+    if record.get("source_key") == key and record.get("settings") == asdict(settings):
+        return {"video_id": video_id, "status": "failed", "n_frames": 0, "archive": "", "error": record.get("error", "")}
+    return None
+
+
+def _crashed(task: Task, reason: str) -> dict:
+    """The row of a video whose decoding process died (out of memory, a decoder segfault)."""
+    return {"video_id": task.video_id, "archive": task.archive, "status": "failed", "n_frames": 0,
+            "error": f"{task.source}: the decoding process died ({reason})"}
 
 
 def _manifest(video_index: pd.DataFrame, rows: list[dict]) -> pd.DataFrame:

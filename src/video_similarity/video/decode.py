@@ -47,11 +47,11 @@ class VideoInfo:
     height: int
 
 
-def resized_shape(width: int, height: int, short_side: int | None) -> tuple[int, int]:
-    """(width, height) scaled so that the shorter side equals ``short_side`` (None: unchanged)."""
-    if not short_side:
-        return width, height
-    scale = short_side / min(width, height)
+def resized_shape(width: int, height: int, short_side: int | None, max_long_side: int | None = None) -> tuple[int, int]:
+    """(width, height) scaled so that the shorter side equals ``short_side`` (None: unchanged), the longer at most ``max_long_side``."""
+    scale = short_side / min(width, height) if short_side else 1.0
+    if max_long_side and max(width, height) * scale > max_long_side:
+        scale = max_long_side / max(width, height)
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
@@ -91,13 +91,13 @@ def probe(path: str | Path) -> VideoInfo:
         container.close()
 
 
-def _frame_to_rgb(frame, short_side: int | None, reformatter) -> np.ndarray:
+def _frame_to_rgb(frame, short_side: int | None, reformatter, max_long_side: int | None = None) -> np.ndarray:
     rotation = getattr(frame, "rotation", 0) or 0
     quarter_turns = round(rotation / 90) % 4
     width, height = frame.width, frame.height
-    out_w, out_h = resized_shape(width, height, short_side)
+    out_w, out_h = resized_shape(width, height, short_side, max_long_side)
     if quarter_turns % 2 == 1:  # the display is transposed: size the stored frame accordingly
-        out_h, out_w = resized_shape(height, width, short_side)
+        out_h, out_w = resized_shape(height, width, short_side, max_long_side)
     image = reformatter.reformat(
         frame, width=out_w, height=out_h, format="rgb24", interpolation="AREA"
     ).to_ndarray()
@@ -111,6 +111,7 @@ def sample_frames(
     fps: float = 1.0,
     short_side: int | None = None,
     threads: int = 1,
+    max_long_side: int | None = None,
 ) -> Iterator[SampledFrame]:
     """Yield one RGB frame per ``1/fps`` seconds of video, in order.
 
@@ -141,7 +142,7 @@ def sample_frames(
         def emit(entry) -> SampledFrame:
             nonlocal index
             if entry[2] is None:
-                entry[2] = _frame_to_rgb(entry[1], short_side, reformatter)
+                entry[2] = _frame_to_rgb(entry[1], short_side, reformatter, max_long_side)
             sampled = SampledFrame(index, index / fps, (index + 1) / fps, entry[2])
             index += 1
             return sampled

@@ -19,6 +19,7 @@ class PreprocessParams:
     fps: float = 1.0  # frames per second; frame k covers [k/fps, (k+1)/fps) as in VSC
     short_side: int | None = 288  # resize so that the shorter side has this many pixels (None: keep); SSCD's evaluation size
     jpeg_quality: int = 90
+    max_long_side: int | None = 1024  # a degenerate aspect ratio (3000 x 20) is capped here and noted in the report
     workers: int | None = None  # decoding processes; None: all cores
     only_missing: bool = True  # skip videos whose archive exists with these settings
 
@@ -27,7 +28,7 @@ class PreprocessParams:
         return parse(cls, params, "preprocess")
 
     def archive_settings(self) -> ArchiveSettings:
-        return ArchiveSettings(fps=self.fps, short_side=self.short_side, jpeg_quality=self.jpeg_quality)
+        return ArchiveSettings(fps=self.fps, short_side=self.short_side, jpeg_quality=self.jpeg_quality, max_long_side=self.max_long_side)
 
 
 def decode_to_archives(
