@@ -28,6 +28,9 @@ def user_error(error: BaseException | None) -> UserError | None:
 def _run(**kwargs):
     try:
         return kedro_run.callback(**kwargs)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what finished is kept (atomic writes), a rerun resumes
+        click.secho("Interrupted: finished work is kept; run the same command again to resume.", fg="yellow", err=True)
+        raise SystemExit(130) from None
     except Exception as error:
         found = user_error(error)
         if found is None:

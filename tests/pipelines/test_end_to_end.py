@@ -135,13 +135,21 @@ def test_a_frozen_members_features_are_reused_by_a_later_run(demo_run):
 
 
 def test_vsc_env_ingests_any_directory_in_the_official_layout(demo_run):
-    run_pipeline(demo_run, "ingest", env="vsc", runtime_params={"vsc_root": str(demo_run / DATA / "01_raw/test_demo")})
-    index = pd.read_parquet(demo_run / DATA / "02_intermediate/vsc/video_index.parquet")
+    from video_similarity.config import dataset_name
+
+    root = demo_run / DATA / "01_raw/test_demo"
+    run_pipeline(demo_run, "ingest", env="vsc", runtime_params={"vsc_root": str(root)})
+    dataset = dataset_name("vsc", root)  # each root has its own data folder
+    assert dataset.startswith("vsc-test_demo-") and dataset != dataset_name("vsc", demo_run / "nowhere")
+    index = pd.read_parquet(demo_run / DATA / f"02_intermediate/{dataset}/video_index.parquet")
     assert len(index) == 16
+    report_path = demo_run / DATA / f"08_reporting/{dataset_name('vsc', demo_run / 'nowhere')}/ingest_report.json"
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text('{"stale": "a previous run of this root"}')
     with pytest.raises(DatasetUnusableError, match="does not exist"):
         run_pipeline(demo_run, "ingest", env="vsc", runtime_params={"vsc_root": str(demo_run / "nowhere")})
     # the failed ingest replaced the previous run's report with its own (hooks.SaveReportOnFailure)
-    report = json.loads((demo_run / DATA / "08_reporting/vsc/ingest_report.json").read_text())
+    report = json.loads(report_path.read_text())
     assert "does not exist" in report["error"] and report["root"].endswith("nowhere")
 
 

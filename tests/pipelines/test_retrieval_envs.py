@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from tests.pipelines.conftest import REPO, latest_results, run_pipeline
+from video_similarity.config import dataset_name
 from video_similarity.metrics.fivr import positives, read_id_list
 
 DATA = Path("data")
@@ -100,12 +101,13 @@ def fivr_run(project, fivr_folder):
 
 
 def test_fivr_env_reports_missing_videos_and_scores_what_it_found(fivr_run, fivr_folder):
+    ds = dataset_name("fivr", fivr_folder["folder"])  # the root's own data folder
     n_found = len(fivr_folder["found"])
-    report = json.loads((fivr_run / DATA / "08_reporting/fivr/retrieval_ingest_report.json").read_text())
+    report = json.loads((fivr_run / DATA / f"08_reporting/{ds}/retrieval_ingest_report.json").read_text())
     assert report["counts"]["queries"] == 50 and report["counts"]["database"] == 5000
     assert report["counts"]["found"]["query"] == 2 and report["counts"]["missing"]["query"] == 48
     assert report["counts"]["found"]["database"] == n_found - 2
-    results = latest_results(fivr_run, "fivr")
+    results = latest_results(fivr_run, ds)
     assert fivr_folder["listed"] == 5049  # eCrhXArKE24 is both a query and a database video
     assert results["all_db"] == "all" and results["missing_videos"] == 5049 - n_found
     assert results["failed_videos"] == [fivr_folder["corrupt"]]
@@ -115,24 +117,25 @@ def test_fivr_env_reports_missing_videos_and_scores_what_it_found(fivr_run, fivr
         # every missing positive is a miss: at most the found share of each query's positives
         assert all(0 < row[t] <= fivr_folder["bound"][t] + 1e-12 for t in ("DSVR", "CSVR", "ISVR")), (row, fivr_folder["bound"])
     assert fivr_folder["bound"]["DSVR"] < 0.1
-    table = (fivr_run / DATA / "08_reporting/fivr/retrieval_results.md").read_text()
+    table = (fivr_run / DATA / f"08_reporting/{ds}/retrieval_results.md").read_text()
     assert f"videos missing from the folder: {5049 - n_found} of 5049 listed" in table
     assert "all_db convention: 'all'" in table and fivr_folder["corrupt"] in table
-    encoder = json.loads((fivr_run / DATA / "06_models/fivr/retrieval/video_encoder.json").read_text())
+    encoder = json.loads((fivr_run / DATA / f"06_models/{ds}/retrieval/video_encoder.json").read_text())
     assert encoder["trained_on"].startswith("database videos") and encoder["n_videos"] == n_found - 3  # no queries, no corrupt
 
 
 def test_fivr_env_available_only_restricts_all_db_to_decoded_videos(fivr_run, fivr_folder):
-    everything = {(row["encoder"], row["similarity"]): row for row in latest_results(fivr_run, "fivr")["rows"]}
+    ds = dataset_name("fivr", fivr_folder["folder"])
+    everything = {(row["encoder"], row["similarity"]): row for row in latest_results(fivr_run, ds)["rows"]}
     params = {"fivr_root": str(fivr_folder["folder"]), "all_db": "available", **FIVR_PARAMS}
     run_pipeline(fivr_run, "fivr_retrieval", env="fivr", runtime_params=params, from_nodes=["evaluate_retrieval"])
-    results = latest_results(fivr_run, "fivr")
+    results = latest_results(fivr_run, ds)
     assert results["all_db"] == "available"
     ranked = len(fivr_folder["found"]) - 2  # decoded videos but the corrupt one and the query itself
     worst = (1 / (ranked - 1) + 2 / ranked) / 2  # DSVR: the 2 found positives ranked last
     for row in results["rows"]:
         assert row["DSVR"] >= worst - 1e-12 and worst > everything[(row["encoder"], row["similarity"])]["DSVR"], row
-    table = (fivr_run / DATA / "08_reporting/fivr/retrieval_results.md").read_text()
+    table = (fivr_run / DATA / f"08_reporting/{ds}/retrieval_results.md").read_text()
     assert "'available only'" in table
 
 
@@ -161,7 +164,8 @@ def test_cc_web_env_scores_the_four_variants_as_the_command_does(project, cc_web
     params = {"cc_web_root": str(cc_web_folder["folder"]),
               "retrieval": {"encoders": only({"pdq": {}}), "video_encoder": {"enabled": False}}}
     run_pipeline(project, "fivr_retrieval", env="cc_web", runtime_params=params)
-    results = latest_results(project, "cc_web")
+    ds = dataset_name("cc_web", cc_web_folder["folder"])
+    results = latest_results(project, ds)
     assert results["benchmark"] == "cc_web" and results["all_db"] is None
     assert results["missing_videos"] == cc_web_folder["n_indexed"] - len(cc_web_folder["names"])
     assert {r["similarity"] for r in results["rows"]} == {"video_level", "chamfer", "symmetric_chamfer", "topk_chamfer"}
@@ -174,4 +178,4 @@ def test_cc_web_env_scores_the_four_variants_as_the_command_does(project, cc_web
         capture_output=True, text=True, check=True, cwd=project,
     )
     assert {v: json.loads(printed.stdout)[v] for v in variants} == {v: row[v] for v in variants}
-    assert "| cc_web | cc_web_star | cc_web_c | cc_web_star_c |" in (project / DATA / "08_reporting/cc_web/retrieval_results.md").read_text()
+    assert "| cc_web | cc_web_star | cc_web_c | cc_web_star_c |" in (project / DATA / f"08_reporting/{ds}/retrieval_results.md").read_text()
