@@ -123,12 +123,18 @@ def main() -> int:
     store = proj / f"data/02_intermediate/{dataset}/frame_archives"
     interruptions, problems = [], []
     for n in range(args.interruptions):
+        count = lambda: len(list(store.glob("*.zip"))) if store.exists() else 0  # noqa: E731
+        before, started = count(), time.time()
         process = kedro(proj, root, "preprocess", env=env)
-        delay = rng.uniform(3.0, 25.0)  # kedro's start-up is ~3 s: some stops land before decoding, most during it
-        time.sleep(delay)
+        # stop it mid-run: after a random number of new archives (or before the first), at a random moment
+        target = before + rng.randint(0, 4)
+        while count() < target and process.poll() is None and time.time() - started < 120:
+            time.sleep(0.05)
+        time.sleep(rng.uniform(0.0, 1.0))
+        delay = time.time() - started
         children = descendants(process.pid)
         sig = rng.choice([signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
-        archives_before = len(list(store.glob("*.zip"))) if store.exists() else 0
+        archives_before = count()
         sent = time.time()
         process.send_signal(sig)
         try:

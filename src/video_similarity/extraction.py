@@ -10,13 +10,16 @@ every file it loads; the per-video half is the worker's.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from video_similarity.cache import STAMP, file_digest, open_stamped
 from video_similarity.descriptors import Descriptors, load_descriptors
-from video_similarity.launch import LaunchConfig, launch
+from video_similarity.launch import LaunchConfig, LaunchError, launch
 
 WORKER = "video_similarity.workers.extract"
+
+log = logging.getLogger(__name__)
 
 
 def encoder_stamp(entry: dict) -> dict:
@@ -30,12 +33,57 @@ def encoder_stamp(entry: dict) -> dict:
     return stamp
 
 
+CRASHED = "crashed.json"  # {video_id: {"key", "error"}}: videos that killed an extraction process
+MAX_CRASHES = 20  # relaunches of one job after a process died on a video
+
+
 def failures(folder: str | Path) -> dict[str, str]:
-    """{video_id: error} recorded by the worker's ranks in one encoder's folder."""
-    failed: dict[str, str] = {}
+    """{video_id: error} recorded by the worker's ranks in one encoder's folder, and the videos that killed a job."""
+    failed: dict[str, str] = {video: row["error"] for video, row in _crashed(folder).items()}
     for path in sorted(Path(folder).glob("failed_rank*.json")):
         failed.update(json.loads(path.read_text()))
     return failed
+
+
+def _crashed(folder: str | Path) -> dict[str, dict]:
+    try:
+        return json.loads((Path(folder) / CRASHED).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _skipped(folder: Path, videos: dict[str, dict]) -> list[str]:
+    """Videos that killed an earlier job and whose inputs have not changed since: not tried again."""
+    from video_similarity.cache import input_key
+
+    crashed = _crashed(folder)
+    return [v for v, row in crashed.items() if v in videos and row.get("key") == input_key(videos[v]["archive"], videos[v].get("video"))]
+
+
+def _record_crashes(cache_dir: Path, encoders: dict, videos: dict[str, dict], error: Exception) -> int:
+    """After a job died: the video each dead rank was encoding (its note) is recorded as failed; how many."""
+    from video_similarity.atomic import atomic_write
+    from video_similarity.cache import input_key, item_path
+    from video_similarity.workers.extract import INFLIGHT
+
+    found = 0
+    reason = str(error).splitlines()[0]
+    for name in encoders:
+        folder = cache_dir / name
+        crashed = _crashed(folder)
+        for note in folder.glob(f"{INFLIGHT}*.txt"):
+            video = note.read_text().strip()
+            note.unlink()
+            if video in videos and video not in crashed:
+                crashed[video] = {"key": input_key(videos[video]["archive"], videos[video].get("video")),
+                                  "error": f"the extraction process died while encoding it ({reason})"}
+                item_path(folder, video).unlink(missing_ok=True)  # an older item must not be merged in its place
+                found += 1
+                log.warning("%s: %s killed the extraction job; recorded as failed, the rest goes on", name, video)
+        if crashed:
+            data = json.dumps(crashed, indent=1).encode()
+            atomic_write(folder / CRASHED, lambda handle: handle.write(data))
+    return found
 
 
 def extract(
@@ -59,12 +107,19 @@ def extract(
     for name, entry in encoders.items():
         folder = cache_dir / name
         open_stamped(folder, encoder_stamp(entry))
-        for stale in folder.glob("failed_rank*.json"):  # this job records its own
+        for stale in [*folder.glob("failed_rank*.json"), *folder.glob("inflight_rank*.txt")]:  # this job records its own
             stale.unlink()
     merge_dir = cache_dir / "merged" / merge_job if merge_job else None
-    spec = {"encoders": encoders, "videos": videos, "cache_dir": str(cache_dir), "batch_size": int(batch_size),
-            "merge_dir": str(merge_dir) if merge_dir else None}
-    launch(WORKER, spec, LaunchConfig.from_params(launch_params), workdir=cache_dir / "jobs")
+    for attempt in range(MAX_CRASHES + 1):
+        skip = {name: _skipped(cache_dir / name, videos) for name in encoders}
+        spec = {"encoders": encoders, "videos": videos, "cache_dir": str(cache_dir), "batch_size": int(batch_size),
+                "merge_dir": str(merge_dir) if merge_dir else None, "skip": skip}
+        try:
+            launch(WORKER, spec, LaunchConfig.from_params(launch_params), workdir=cache_dir / "jobs")
+            break
+        except LaunchError as error:  # a process died: on a video (recorded, then the job goes on) or not (raised)
+            if attempt == MAX_CRASHES or not _record_crashes(cache_dir, encoders, videos, error):
+                raise
     if merge_dir is None:
         return None
     return {name: load_descriptors(merge_dir / f"{name}.npz") for name in encoders}

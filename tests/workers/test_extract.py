@@ -252,3 +252,54 @@ def test_two_gloo_processes_give_the_same_descriptors_as_one(archives, tmp_path)
     # both ranks wrote per-video files; rank 0 merged them in the spec's order
     assert sorted(p.stem for p in (tmp_path / "two" / "tiny").glob("*.npz")) == sorted(archives)
     assert load_descriptors(tmp_path / "two" / "merged" / "job" / "tiny.npz").features.shape == (12, 16)
+
+
+def test_no_inflight_note_is_left_by_a_job_that_finished(corpus, first_run):
+    from pathlib import Path
+
+    assert not list(Path(first_run["output_dir"]).rglob("inflight_rank*.txt"))
+
+
+def test_a_video_that_kills_the_extraction_process_is_recorded_and_the_rest_goes_on(corpus, tmp_path, monkeypatch):
+    """A rank that dies on a video (a decoder segfault, the OOM killer) leaves a note naming it: the node records it
+    as failed, relaunches without it, and later runs skip it until its archive changes."""
+    import json
+    import os
+    from pathlib import Path
+
+    import video_similarity.extraction as extraction
+    from video_similarity.cache import input_key, write_item
+    from video_similarity.launch import LaunchError
+
+    launches = []
+
+    def fake_launch(module, spec, config, workdir):  # what the worker does, dying on BAD like a segfault would
+        launches.append({name: sorted(skip) for name, skip in spec["skip"].items()})
+        for name in spec["encoders"]:
+            folder = Path(spec["cache_dir"]) / name
+            for video in spec["videos"]:
+                if video in spec["skip"][name]:
+                    continue
+                (folder / "inflight_rank0.txt").write_text(video)
+                if video == "BAD":
+                    raise LaunchError(f"job {module} failed with exit code -11 (spec ...)")
+                write_item(folder, video, input_key(spec["videos"][video]["archive"]), features=np.ones((1, 2), np.float32))
+            (folder / "inflight_rank0.txt").unlink()
+
+    monkeypatch.setattr(extraction, "launch", fake_launch)
+    encoders = {"pdq": entry("pdq")}
+    videos = dict(sorted(corpus["videos"].items(), key=lambda kv: kv[0] != "BAD"))  # BAD first: it kills the first job
+    extraction.extract(encoders, videos, tmp_path, None, 2)
+    assert launches == [{"pdq": []}, {"pdq": ["BAD"]}]  # relaunched without it
+    assert sorted(p.stem for p in (tmp_path / "pdq").glob("*.npz")) == ["A", "B", "C"]
+    assert "the extraction process died while encoding it (job" in failures(tmp_path / "pdq")["BAD"]
+    launches.clear()
+    extraction.extract(encoders, videos, tmp_path, None, 2)  # a rerun: not retried forever
+    assert launches == [{"pdq": ["BAD"]}]
+    stat = os.stat(videos["BAD"]["archive"])
+    os.utime(videos["BAD"]["archive"], ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # the archive changes
+    launches.clear()
+    with pytest.raises(LaunchError):  # tried again: it still kills the job, and MAX_CRASHES relaunches stop there
+        monkeypatch.setattr(extraction, "MAX_CRASHES", 0)
+        extraction.extract(encoders, videos, tmp_path, None, 2)
+    assert launches == [{"pdq": []}] and json.loads((tmp_path / "pdq" / "crashed.json").read_text())

@@ -128,6 +128,10 @@ def run_region_sample(spec: dict, context) -> None:
         atomic_write(out / f"rank{context.rank}.npy", lambda handle: np.save(handle, array))
 
 
+#: ``<encoder folder>/inflight_rank<r>.txt``: the video a rank is encoding, left behind when the process dies.
+INFLIGHT = "inflight_rank"
+
+
 def run_features(spec: dict, context) -> None:
     from tqdm.auto import tqdm
 
@@ -140,8 +144,13 @@ def run_features(spec: dict, context) -> None:
         folder = cache_dir / name
         model = None
         failed, started, done = {}, time.perf_counter(), 0
+        skip = set((spec.get("skip") or {}).get(name, ()))  # videos that killed an earlier job (extraction.extract)
+        note = folder / f"{INFLIGHT}{context.rank}.txt"  # names the video if this process dies on it
         for video_id in tqdm(mine, desc=name, unit="video", disable=not context.is_main, mininterval=5):
+            if video_id in skip:
+                continue
             video = videos[video_id]
+            note.write_text(video_id)
             try:
                 if model is None:
                     model = build_from_entry(entry, context.device)
@@ -157,6 +166,7 @@ def run_features(spec: dict, context) -> None:
                 continue
             write_item(folder, video_id, key, features=features.astype(np.float32), timestamps=np.asarray(timestamps, np.float64))
             done += 1
+        note.unlink(missing_ok=True)
         if failed:
             text = json.dumps(failed, indent=1).encode()
             atomic_write(folder / f"failed_rank{context.rank}.json", lambda handle: handle.write(text))
