@@ -13,7 +13,7 @@ PIP_QUIET_FILTER := { grep -v "is ignored: it is neither a file nor a directory"
 # Jupyter refuses to run as root without being told (containers often run as root).
 JUPYTER_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help install demo test viz viz-build bench notebook clean-demo
+.PHONY: help install demo test viz viz-build bench soak notebook clean-demo
 
 help:
 	@echo "make demo   - create .venv, install, run kedro run --pipeline=vsc_descriptor on the demo corpus"
@@ -21,6 +21,7 @@ help:
 	@echo "make viz    - open kedro-viz on the project's pipelines"
 	@echo "make notebook - install Jupyter Lab into .venv and open the notebooks with the catalog loaded"
 	@echo "make bench  - preprocess and extraction throughput next to plain PyAV decoding; evaluator time; Chamfer throughput at FIVR-5K scale"
+	@echo "make soak   - preprocess over good and broken videos, stopped at random points by SIGINT / SIGTERM / SIGKILL and resumed (docs/reliability.md)"
 
 install: $(STAMP)
 
@@ -47,6 +48,9 @@ viz-build: install
 notebook: install
 	set -o pipefail; $(BIN)/python -m pip install --disable-pip-version-check -q -e '.[test,notebook]' 2>&1 | $(PIP_QUIET_FILTER)
 	$(BIN)/kedro jupyter lab --notebook-dir=notebooks $(JUPYTER_ARGS)
+
+soak: install
+	$(BIN)/python benchmarks/soak_preprocess.py --videos 40 --interruptions 8
 
 bench: install
 	$(BIN)/python benchmarks/bench_preprocess.py
