@@ -53,9 +53,10 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def _signal_name(pool: ProcessPoolExecutor) -> str:
-    codes = [p.exitcode for p in list((getattr(pool, "_processes", None) or {}).values()) if p.exitcode not in (None, 0)]
-    for code in codes:
+def _signal_name(processes) -> str:
+    """How the dead worker died: its signal if it had one other than the SIGTERM the executor sends the others."""
+    codes = [p.exitcode for p in processes if p.exitcode not in (None, 0)]
+    for code in sorted(codes, key=lambda c: (c == -signal.SIGTERM, c >= 0)):
         if code < 0:
             try:
                 return f"killed by {signal.Signals(-code).name}"
@@ -109,14 +110,18 @@ def _run_pool(fn, jobs: list, n: int, bar) -> Iterator[tuple[str, object, object
         pool = ProcessPoolExecutor(max_workers=n, mp_context=get_context("spawn"), initializer=_exit_with_parent, initargs=(os.getpid(),))
         try:
             futures = {pool.submit(_Tracked(fn, notes), (i, job)): i for i, job in enumerate(jobs)}
-            pending, completed = set(futures), set()
+            pending, completed, workers = set(futures), set(), {}
             while pending:
+                workers.update(getattr(pool, "_processes", None) or {})  # the executor forgets them when it breaks
                 done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in done:
                     try:
                         result = future.result()
                     except BrokenProcessPool:
-                        reason = _signal_name(pool)
+                        workers.update(getattr(pool, "_processes", None) or {})
+                        for process in workers.values():
+                            process.join(timeout=2)
+                        reason = _signal_name(workers.values())
                         in_flight = sorted({int(open(os.path.join(notes, name)).read() or -1) for name in os.listdir(notes)} - {-1})
                         unfinished = [i for i in range(len(jobs)) if i not in completed]
                         for index in in_flight or unfinished:  # no note: every unfinished job is a suspect

@@ -58,7 +58,7 @@ def _descriptors(ids, n_dim=4, seed=0):
 
 def test_submission_keeps_shapes_and_scoring_enforces_the_budget():
     query, reference, noise = _descriptors(["Q1", "Q1"]), _descriptors(["R1", "R1", "R1"], seed=1), _descriptors(["N"] * 5, seed=2)
-    q, r = make_query_submission(query, noise, {"beta": 1.2}), make_reference_submission(reference, noise)
+    q, r = make_query_submission(query, noise, None, {"beta": 1.2}), make_reference_submission(reference, noise)
     assert q.features.shape == (2, 4) and r.features.shape == (3, 4) and q.features.dtype == np.float32
     metrics, candidates = score_submission(q, r, {("Q1", "R1")}, INDEX, "train")
     assert metrics["uAP"] == 1.0 and metrics["positives_retrieved"] == 1 and len(candidates) == 1
@@ -96,7 +96,7 @@ def test_the_reference_side_needs_only_the_noise_bank_and_matches_the_joint_norm
     query, reference, noise = _descriptors(["Q1", "Q1"]), _descriptors(["R1", "R1", "R1"], seed=1), _descriptors(["N"] * 5, seed=2)
     q, r = score_normalize(query.features, reference.features, noise.features, beta=1.2)
     np.testing.assert_array_equal(make_reference_submission(reference, noise).features, r)
-    np.testing.assert_array_equal(make_query_submission(query, noise, {"beta": 1.2}).features, q)
+    np.testing.assert_array_equal(make_query_submission(query, noise, None, {"beta": 1.2}).features, q)
 
 
 def test_frozen_members_are_used_as_they_are_and_never_trained(tmp_path, monkeypatch):
