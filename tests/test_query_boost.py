@@ -53,3 +53,15 @@ def test_the_submission_gives_suppressed_queries_a_bias_of_minus_100():
     np.testing.assert_array_equal(boosted.features[:2], plain.features[:2])  # other queries are untouched
     assert boosted.features[2, -1] == LOW_SCORE_BIAS == -100
     assert abs(np.linalg.norm(boosted.features[2, :-1]) - 1) < 1e-5  # the tiny row, L2-normalised like every row
+
+
+def test_parts_can_take_the_place_of_their_querys_frames_keeping_its_count():
+    whole = rows(["A"] * 4 + ["B"] * 2)
+    parts = rows(["A~p0"] * 3 + ["A~p1"] * 3, seed=1)  # six part rows for a query of four
+    merged = merge_parts(whole, parts, budget=None, replace=True)
+    assert merged.descriptors.video_ids.tolist() == ["A"] * 4 + ["B"] * 2  # counts kept: the budget holds by construction
+    np.testing.assert_array_equal(merged.descriptors.features[:4], parts.features[[0, 2, 3, 5]])  # parts, evenly sampled
+    np.testing.assert_array_equal(merged.descriptors.features[4:], whole.features[4:])  # B has no parts: unchanged
+    few = merge_parts(whole, rows(["A~p0"], seed=2), budget=None, replace=True)  # one part row: three own frames stay
+    assert few.descriptors.video_ids.tolist() == ["A"] * 4 + ["B"] * 2 and few.part_rows == 1
+    np.testing.assert_array_equal(few.descriptors.features[:3], whole.features[[0, 2, 3]])

@@ -44,23 +44,37 @@ class MergedParts:
     dropped_videos: tuple[str, ...]
 
 
-def merge_parts(whole: Descriptors, parts: Descriptors, budget: int | None) -> MergedParts:
+def merge_parts(whole: Descriptors, parts: Descriptors, budget: int | None, replace: bool = False) -> MergedParts:
     """Each query's own rows, then its parts' rows (relabelled with the query's id), in the queries' order.
 
     Parts of a query without rows of its own are ignored (it failed upstream).
-    When the total exceeds ``budget`` (the challenge's: sum of ceil(duration)),
-    part rows are dropped from the end of the videos with the most part rows
-    first, so every query keeps its own frames and as many parts as fit.
+    ``replace``: a query with parts keeps as many rows as it had, its parts'
+    rows first (evenly sampled when there are more), its own frames filling
+    what is left; the budget then holds by construction. Otherwise the parts'
+    rows are added, and when the total exceeds ``budget`` (the challenge's: sum
+    of ceil(duration)) part rows are dropped from the end of the videos with
+    the most part rows first, so every query keeps its own frames.
     """
     owners = np.asarray([parent_id(v) for v in parts.video_ids])
     order = list(dict.fromkeys(whole.video_ids.tolist()))
     known = set(order)
     rows = {v: np.flatnonzero(owners == v).tolist() for v in order if v in set(owners.tolist())}
     rows = {v: r for v, r in rows.items() if v in known and r}
-    total = len(whole) + sum(len(r) for r in rows.values())
-    excess = max(0, total - budget) if budget is not None else 0
+    whole_rows = {v: [] for v in order}
+    for i, v in enumerate(whole.video_ids.tolist()):
+        whole_rows[v].append(i)
+    offered = sum(len(r) for r in rows.values())
     dropped_videos: set[str] = set()
-    if excess:
+    if replace:
+        for v, extra in rows.items():
+            own = whole_rows[v]
+            if len(extra) > len(own):
+                rows[v] = [extra[i] for i in _even(len(extra), len(own))]
+                dropped_videos.add(v)
+            whole_rows[v] = [own[i] for i in _even(len(own), len(own) - len(rows[v]))]
+    else:
+        total = len(whole) + offered
+        excess = max(0, total - budget) if budget is not None else 0
         heap = [(-len(r), v) for v, r in rows.items()]
         heapq.heapify(heap)
         for _ in range(excess):
@@ -71,9 +85,6 @@ def merge_parts(whole: Descriptors, parts: Descriptors, budget: int | None) -> M
             dropped_videos.add(video)
             if rows[video]:
                 heapq.heappush(heap, (count + 1, video))
-    whole_rows = {v: [] for v in order}
-    for i, v in enumerate(whole.video_ids.tolist()):
-        whole_rows[v].append(i)
     ids, stamps, feats = [], [], []
     whole_ts, part_ts = np.asarray(whole.timestamps), np.asarray(parts.timestamps)
     for v in order:
@@ -82,10 +93,20 @@ def merge_parts(whole: Descriptors, parts: Descriptors, budget: int | None) -> M
         stamps += [whole_ts[own]] + ([part_ts[extra]] if extra else [])
         feats += [whole.features[own]] + ([parts.features[extra]] if extra else [])
     kept = sum(len(r) for r in rows.values())
-    if excess:
-        log.warning("%d scene-part descriptors of %d queries dropped to stay within the descriptor budget of %d", excess, len(dropped_videos), budget)
+    if offered > kept and not replace:
+        log.warning("%d scene-part descriptors of %d queries dropped to stay within the descriptor budget of %d",
+                    offered - kept, len(dropped_videos), budget)
     merged = Descriptors(np.asarray(ids), np.concatenate(stamps) if stamps else whole_ts[:0], np.concatenate(feats) if feats else whole.features[:0])
-    return MergedParts(merged, kept, int(total - len(whole) - kept), tuple(sorted(dropped_videos)))
+    return MergedParts(merged, kept, int(offered - kept), tuple(sorted(dropped_videos)))
+
+
+def _even(n: int, k: int) -> list[int]:
+    """``k`` of ``range(n)``, evenly spread, in order."""
+    if k <= 0:
+        return []
+    if k >= n:
+        return list(range(n))
+    return sorted({int(np.floor(x + 0.5)) for x in np.linspace(0, n - 1, k)})  # spacing >= 1: all distinct
 
 
 def suppress(descriptors: Descriptors, video_ids: set[str]) -> tuple[Descriptors, np.ndarray]:

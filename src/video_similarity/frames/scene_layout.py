@@ -42,6 +42,9 @@ class SceneDetectionParams:
 
     enabled: bool = True
     """The pipeline's switch (extra part descriptors or not); ``detect_layout`` ignores it."""
+    parts_replace_frames: bool = True
+    """A query with parts keeps its number of descriptors, its parts' first (the pipeline's rule; false: parts are
+    added to the query's frames, within the global descriptor budget)."""
     min_frames: int = 5
     """With fewer frames the statistics mean nothing: the whole frame is returned."""
     max_edge_frames: int = 20

@@ -110,7 +110,7 @@ def detect_query_scenes(
     n_parts = sum(len(r) for r in parts.values())
     log.info("Scene detection: %d of %d queries have a layout (%d part archives)", len(parts), len(queries), n_parts)
     return {"enabled": True, "split": split, "queries": len(queries), "queries_with_parts": len(parts), "part_archives": n_parts,
-            "parts": parts, "failed": failed}
+            "parts_replace_frames": config.parts_replace_frames, "parts": parts, "failed": failed}
 
 
 def score_query_videos(
@@ -164,7 +164,9 @@ def infer_queries(
     """Per-second query descriptors of ``params.split``, near-duplicate consecutive frames dropped; scene parts appended.
 
     Each scene part is embedded like a query of its own and de-duplicated on its
-    own; its rows follow the query's, within the challenge's descriptor budget.
+    own; by default a query with parts keeps its number of descriptors, its
+    parts' rows first (``scene_detection.parts_replace_frames``), else the parts'
+    rows are added within the challenge's descriptor budget.
     """
     config = InferenceParams.from_params(params)
     queries = frame_archives.archives(video_index, config.split, "query")
@@ -181,8 +183,11 @@ def infer_queries(
     if not use_scenes or not parts:
         return kept
     embedded_parts = project(embed_with_ensemble(ensemble_members, parts, embedding_dir.path, "query_parts", config.batch_size, launch_params), pca_model)
-    merged = merge_parts(kept, drop_near_duplicates(embedded_parts, config.dedup_threshold), _budget(video_index, config.split))
-    log.info("Scene parts: %d descriptors added (%d dropped for the budget)", merged.part_rows, merged.dropped)
+    replace = bool(query_scene_parts.get("parts_replace_frames", True))
+    merged = merge_parts(kept, drop_near_duplicates(embedded_parts, config.dedup_threshold), _budget(video_index, config.split), replace)
+    log.info("Scene parts: %d part descriptors %s (%d left out: %s)", merged.part_rows,
+             "in place of their queries' frames" if replace else "added", merged.dropped,
+             "a query keeps its number of descriptors" if replace else "the descriptor budget")
     return merged.descriptors
 
 
