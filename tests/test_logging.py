@@ -32,3 +32,17 @@ def test_bracketed_ids_and_paths_survive_the_rich_handler():
     finally:
         kedro_logger.removeHandler(kedro_handler)
     assert "[bold]" not in other.getvalue() and "y" in other.getvalue()
+
+
+def test_a_project_message_may_still_ask_for_markup():
+    logger = logging.getLogger("video_similarity.test_logging_markup")
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        logger.warning("[bold]x[/bold]", extra={"markup": True})  # no "Attempt to overwrite 'markup'"
+        logger.warning("[q7]")
+    finally:
+        logger.removeHandler(handler)
+    assert [r.markup for r in records] == [True, False]

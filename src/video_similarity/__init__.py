@@ -8,22 +8,24 @@ __version__ = "0.1.0"
 def _plain_text_log_records() -> None:
     """The project's log messages are plain text: Kedro's Rich handler would read ``[q7]`` or ``[file]`` as markup.
 
-    Rich honours a record's ``markup`` attribute over the handler's setting, so
-    every record of a ``video_similarity`` logger gets ``markup=False`` (once per
-    process, whatever handler the user configures).
+    Rich honours a record's ``markup`` attribute over the handler's setting. The
+    project's loggers (created after this runs, by the package's modules) make
+    records with ``markup=False`` unless the call passes ``extra={"markup": ...}``.
     """
-    previous = _logging.getLogRecordFactory()
-    if getattr(previous, "plain_text_for", None) == __name__:
+    base = _logging.getLoggerClass()
+    if getattr(base, "plain_text_for", None) == __name__:
         return
 
-    def factory(*args, **kwargs):
-        record = previous(*args, **kwargs)
-        if record.name == __name__ or record.name.startswith(__name__ + "."):
-            record.markup = False
-        return record
+    class PlainTextLogger(base):
+        plain_text_for = __name__
 
-    factory.plain_text_for = __name__
-    _logging.setLogRecordFactory(factory)
+        def makeRecord(self, *args, **kwargs):
+            record = super().makeRecord(*args, **kwargs)
+            if (record.name == __name__ or record.name.startswith(__name__ + ".")) and not hasattr(record, "markup"):
+                record.markup = False
+            return record
+
+    _logging.setLoggerClass(PlainTextLogger)
 
 
 _plain_text_log_records()

@@ -23,10 +23,26 @@ log = logging.getLogger(__name__)
 TEMPORARY = re.compile(r"^\..+\.[A-Za-z0-9_]{8}\.tmp$")
 
 
+def _read_umask() -> int:
+    """The process umask, read without changing it where Linux allows (setting and restoring it races with threads)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    umask = os.umask(0o022)  # elsewhere: once, at import, before any writer thread exists
+    os.umask(umask)
+    return umask
+
+
+_IMPORT_UMASK = _read_umask()
+
+
 def _file_mode() -> int:
     """What ``open(path, "w")`` would give: 0o666 less the process umask (mkstemp makes 0o600)."""
-    umask = os.umask(0)
-    os.umask(umask)
+    umask = _read_umask() if os.path.exists("/proc/self/status") else _IMPORT_UMASK
     return 0o666 & ~umask
 
 

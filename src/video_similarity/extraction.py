@@ -53,37 +53,70 @@ def _crashed(folder: str | Path) -> dict[str, dict]:
 
 
 def _skipped(folder: Path, videos: dict[str, dict]) -> list[str]:
-    """Videos that killed an earlier job and whose inputs have not changed since: not tried again."""
+    """Videos that killed an earlier job and whose inputs have not changed since: not tried again.
+
+    A record whose video has changed is dropped (the video is tried again, and recorded again if it kills again).
+    """
+    from video_similarity.atomic import atomic_write
     from video_similarity.cache import input_key
 
     crashed = _crashed(folder)
-    return [v for v, row in crashed.items() if v in videos and row.get("key") == input_key(videos[v]["archive"], videos[v].get("video"))]
+    current = {v: row for v, row in crashed.items() if v not in videos or row.get("key") == input_key(videos[v]["archive"], videos[v].get("video"))}
+    if current != crashed:
+        data = json.dumps(current, indent=1).encode()
+        atomic_write(folder / CRASHED, lambda handle: handle.write(data))
+    return [v for v in current if v in videos]
 
 
-def _record_crashes(cache_dir: Path, encoders: dict, videos: dict[str, dict], error: Exception) -> int:
-    """After a job died: the video each dead rank was encoding (its note) is recorded as failed; how many."""
-    from video_similarity.atomic import atomic_write
-    from video_similarity.cache import input_key, item_path
+def _suspects(cache_dir: Path, encoders: dict, videos: dict[str, dict]) -> dict[str, set[str]]:
+    """{encoder: videos} named by the in-flight notes a failed job left (notes removed)."""
     from video_similarity.workers.extract import INFLIGHT
 
-    found = 0
-    reason = str(error).splitlines()[0]
+    found: dict[str, set[str]] = {}
     for name in encoders:
-        folder = cache_dir / name
-        crashed = _crashed(folder)
-        for note in folder.glob(f"{INFLIGHT}*.txt"):
+        for note in (cache_dir / name).glob(f"{INFLIGHT}*.txt"):
             video = note.read_text().strip()
             note.unlink()
-            if video in videos and video not in crashed:
-                crashed[video] = {"key": input_key(videos[video]["archive"], videos[video].get("video")),
-                                  "error": f"the extraction process died while encoding it ({reason})"}
-                item_path(folder, video).unlink(missing_ok=True)  # an older item must not be merged in its place
-                found += 1
-                log.warning("%s: %s killed the extraction job; recorded as failed, the rest goes on", name, video)
+            if video in videos:
+                found.setdefault(name, set()).add(video)
+    return found
+
+
+def _record_crashes(cache_dir: Path, encoders: dict, videos: dict[str, dict], batch_size: int, launch_params, error: Exception) -> int:
+    """After a job died: each video a rank was encoding is tried alone in a one-process job; one that kills that job
+    too is recorded as failed (torchrun stops the other ranks of a dying job, so their notes name innocent videos).
+    How many were recorded."""
+    from video_similarity.atomic import atomic_write
+    from video_similarity.cache import input_key, item_path
+
+    suspects = _suspects(cache_dir, encoders, videos)
+    alone = LaunchConfig.from_params({**(launch_params or {}), "nproc_per_node": 1, "nnodes": 1, "rdzv_endpoint": None})
+    found = 0
+    for name, names in suspects.items():
+        folder = cache_dir / name
+        crashed = _crashed(folder)
+        for video in sorted(names):
+            spec = {"encoders": {name: encoders[name]}, "videos": {video: videos[video]}, "cache_dir": str(cache_dir),
+                    "batch_size": int(batch_size), "merge_dir": None, "skip": {}}
+            try:
+                launch(WORKER, spec, alone, workdir=cache_dir / "jobs")
+                continue  # it encodes on its own: it was stopped with the dying job, not the cause
+            except LaunchError as alone_error:
+                reason = str(alone_error).splitlines()[0]
+            for stale in folder.glob("inflight_rank*.txt"):
+                stale.unlink()
+            crashed[video] = {"key": input_key(videos[video]["archive"], videos[video].get("video")),
+                              "error": f"the extraction process died while encoding it ({reason})"}
+            item_path(folder, video).unlink(missing_ok=True)  # an older item must not be merged in its place
+            found += 1
+            log.warning("%s: %s killed the extraction job; recorded as failed, the rest goes on", name, video)
         if crashed:
             data = json.dumps(crashed, indent=1).encode()
             atomic_write(folder / CRASHED, lambda handle: handle.write(data))
-    return found
+    if suspects and not found:
+        log.info("The job failed (%s) but every video it was encoding encodes on its own: trying the job again",
+                 str(error).splitlines()[0])
+    return found if found else (-1 if suspects else 0)
 
 
 def extract(
@@ -118,7 +151,7 @@ def extract(
             launch(WORKER, spec, LaunchConfig.from_params(launch_params), workdir=cache_dir / "jobs")
             break
         except LaunchError as error:  # a process died: on a video (recorded, then the job goes on) or not (raised)
-            if attempt == MAX_CRASHES or not _record_crashes(cache_dir, encoders, videos, error):
+            if attempt == MAX_CRASHES or not _record_crashes(cache_dir, encoders, videos, batch_size, launch_params, error):
                 raise
     if merge_dir is None:
         return None

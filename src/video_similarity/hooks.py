@@ -60,7 +60,21 @@ class RequireUpstreamOutputs:
 
 
 class RemoveStaleTemporaries:
-    """Before a run, the temporaries that a killed run's atomic writes left under ``data/`` are deleted."""
+    """Before a run, the temporaries that a killed run's atomic writes left in this dataset's folders are deleted.
+
+    Only ``data/<layer>/<dataset>/``: a run on another dataset root (its own
+    folders, see ``config.py``) may be writing elsewhere at the same time.
+    """
+
+    def __init__(self) -> None:
+        self.dataset: str | None = None
+
+    @hook_impl
+    def after_context_created(self, context) -> None:
+        try:
+            self.dataset = context.config_loader["globals"].get("dataset")
+        except Exception:  # no globals: nothing to scope by  # noqa: BLE001
+            self.dataset = None
 
     @hook_impl
     def before_pipeline_run(self, run_params, pipeline, catalog) -> None:
@@ -69,5 +83,8 @@ class RemoveStaleTemporaries:
         from video_similarity.atomic import remove_stale_temporaries
 
         data = Path(run_params.get("project_path") or ".") / "data"
-        if data.is_dir():
-            remove_stale_temporaries(data)
+        if not self.dataset or not data.is_dir():
+            return
+        for layer in sorted(p for p in data.iterdir() if p.is_dir()):
+            if (layer / self.dataset).is_dir():
+                remove_stale_temporaries(layer / self.dataset)

@@ -102,8 +102,8 @@ class _Tracked:
         return result
 
 
-def _run_pool(fn, jobs: list, n: int, bar) -> Iterator[tuple[str, object, object]]:
-    """("done", job, result) per finished job; on a broken pool, ("broken", job, reason) for each job then in flight."""
+def _run_pool(fn, jobs: list, n: int, bar, labels: list) -> Iterator[tuple[str, object, object]]:
+    """("done", label, result) per finished job; on a broken pool, ("broken", label, reason) for each job then in flight."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="vs-pool-") as notes:
@@ -125,11 +125,11 @@ def _run_pool(fn, jobs: list, n: int, bar) -> Iterator[tuple[str, object, object
                         in_flight = sorted({int(open(os.path.join(notes, name)).read() or -1) for name in os.listdir(notes)} - {-1})
                         unfinished = [i for i in range(len(jobs)) if i not in completed]
                         for index in in_flight or unfinished:  # no note: every unfinished job is a suspect
-                            yield "broken", jobs[index], reason
+                            yield "broken", labels[index], reason
                         return
                     completed.add(futures[future])
                     bar.update()
-                    yield "done", jobs[futures[future]], result
+                    yield "done", labels[futures[future]], result
         finally:
             _stop(pool)
 
@@ -151,37 +151,39 @@ def run_parallel(
     jobs = list(jobs)
     n = worker_count(workers, len(jobs))
     bar = tqdm(total=len(jobs), desc=desc, unit=unit)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt) if threading.current_thread() is threading.main_thread() else None
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main_thread else None
+    if main_thread:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         if n == 1 and on_crash is None:
             for job in jobs:
                 yield fn(job)
                 bar.update()
             return
-        queue = jobs
+        queue = list(range(len(jobs)))  # indexes: equal jobs stay distinct
         while queue:
-            suspects = []
-            finished = set()
-            for kind, job, value in _run_pool(fn, queue, n, bar):
+            suspects, finished = [], set()
+            for kind, index, value in _run_pool(fn, [jobs[i] for i in queue], n, bar, queue):
                 if kind == "done":
-                    finished.add(id(job))
+                    finished.add(index)
                     yield value
                 else:
-                    suspects.append((job, value))
+                    suspects.append((index, value))
             if not suspects:
                 return
             if on_crash is None:
                 raise BrokenProcessPool(f"a worker process died ({suspects[0][1]})")
-            suspect_ids = {id(job) for job, _ in suspects}
-            for job, _ in suspects:  # alone in a pool of its own: only the culprit breaks it again
-                for kind, _, value in _run_pool(fn, [job], 1, bar):
+            for index, _ in suspects:  # alone in a pool of its own: only the culprit breaks it again
+                for kind, _, value in _run_pool(fn, [jobs[index]], 1, bar, [index]):
                     if kind == "done":
                         yield value
                     else:
                         bar.update()
-                        yield on_crash(job, value)
-            queue = [job for job in queue if id(job) not in finished and id(job) not in suspect_ids]
+                        yield on_crash(jobs[index], value)
+            blamed = {index for index, _ in suspects}
+            queue = [i for i in queue if i not in finished and i not in blamed]
     finally:
         bar.close()
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)

@@ -48,9 +48,10 @@ def merge_parts(whole: Descriptors, parts: Descriptors, budget: int | None, repl
     """Each query's own rows, then its parts' rows (relabelled with the query's id), in the queries' order.
 
     Parts of a query without rows of its own are ignored (it failed upstream).
-    ``replace``: a query with parts keeps as many rows as it had, its parts'
-    rows first (evenly sampled when there are more), its own frames filling
-    what is left; the budget then holds by construction. Otherwise the parts'
+    ``replace``: a query with parts keeps as many rows as it had: its parts'
+    rows take the places first (evenly sampled when there are more), its own
+    frames (evenly sampled) fill what is left, and are written before the
+    parts; the budget then holds by construction. Otherwise the parts'
     rows are added, and when the total exceeds ``budget`` (the challenge's: sum
     of ceil(duration)) part rows are dropped from the end of the videos with
     the most part rows first, so every query keeps its own frames.
@@ -58,8 +59,10 @@ def merge_parts(whole: Descriptors, parts: Descriptors, budget: int | None, repl
     owners = np.asarray([parent_id(v) for v in parts.video_ids])
     order = list(dict.fromkeys(whole.video_ids.tolist()))
     known = set(order)
-    rows = {v: np.flatnonzero(owners == v).tolist() for v in order if v in set(owners.tolist())}
-    rows = {v: r for v, r in rows.items() if v in known and r}
+    rows: dict[str, list[int]] = {}
+    for i, owner in enumerate(owners.tolist()):
+        if owner in known:
+            rows.setdefault(owner, []).append(i)
     whole_rows = {v: [] for v in order}
     for i, v in enumerate(whole.video_ids.tolist()):
         whole_rows[v].append(i)

@@ -261,8 +261,9 @@ def test_no_inflight_note_is_left_by_a_job_that_finished(corpus, first_run):
 
 
 def test_a_video_that_kills_the_extraction_process_is_recorded_and_the_rest_goes_on(corpus, tmp_path, monkeypatch):
-    """A rank that dies on a video (a decoder segfault, the OOM killer) leaves a note naming it: the node records it
-    as failed, relaunches without it, and later runs skip it until its archive changes."""
+    """A rank that dies on a video (a decoder segfault, the OOM killer) leaves a note naming it: the node tries that
+    video alone, records it as failed when it kills that job too, relaunches without it, and later runs skip it until
+    its archive changes. A video whose rank was only stopped with the dying job is not blamed."""
     import json
     import os
     from pathlib import Path
@@ -272,34 +273,38 @@ def test_a_video_that_kills_the_extraction_process_is_recorded_and_the_rest_goes
     from video_similarity.launch import LaunchError
 
     launches = []
+    stopped_once = []
 
-    def fake_launch(module, spec, config, workdir):  # what the worker does, dying on BAD like a segfault would
-        launches.append({name: sorted(skip) for name, skip in spec["skip"].items()})
+    def fake_launch(module, spec, config, workdir):  # what the workers do: BAD kills its process, A's rank is stopped once
+        launches.append((sorted(spec["videos"]), {name: sorted(skip) for name, skip in spec["skip"].items()}))
         for name in spec["encoders"]:
             folder = Path(spec["cache_dir"]) / name
             for video in spec["videos"]:
-                if video in spec["skip"][name]:
+                if video in spec["skip"].get(name, ()):
                     continue
-                (folder / "inflight_rank0.txt").write_text(video)
+                if video == "A" and len(spec["videos"]) > 1 and not stopped_once:
+                    (folder / "inflight_rank1.txt").write_text("A")  # torchrun stopped this rank: A is innocent
+                    stopped_once.append(True)
                 if video == "BAD":
+                    (folder / "inflight_rank0.txt").write_text(video)
                     raise LaunchError(f"job {module} failed with exit code -11 (spec ...)")
                 write_item(folder, video, input_key(spec["videos"][video]["archive"]), features=np.ones((1, 2), np.float32))
-            (folder / "inflight_rank0.txt").unlink()
 
     monkeypatch.setattr(extraction, "launch", fake_launch)
     encoders = {"pdq": entry("pdq")}
-    videos = dict(sorted(corpus["videos"].items(), key=lambda kv: kv[0] != "BAD"))  # BAD first: it kills the first job
+    videos = dict(sorted(corpus["videos"].items(), key=lambda kv: kv[0] != "A"))  # A first, then BAD kills the job
     extraction.extract(encoders, videos, tmp_path, None, 2)
-    assert launches == [{"pdq": []}, {"pdq": ["BAD"]}]  # relaunched without it
+    every = sorted(videos)
+    assert launches == [(every, {"pdq": []}), (["A"], {}), (["BAD"], {}), (every, {"pdq": ["BAD"]})]
     assert sorted(p.stem for p in (tmp_path / "pdq").glob("*.npz")) == ["A", "B", "C"]
-    assert "the extraction process died while encoding it (job" in failures(tmp_path / "pdq")["BAD"]
+    crashed = failures(tmp_path / "pdq")
+    assert list(crashed) == ["BAD"] and "the extraction process died while encoding it (job" in crashed["BAD"]
     launches.clear()
     extraction.extract(encoders, videos, tmp_path, None, 2)  # a rerun: not retried forever
-    assert launches == [{"pdq": ["BAD"]}]
+    assert launches == [(every, {"pdq": ["BAD"]})]
     stat = os.stat(videos["BAD"]["archive"])
     os.utime(videos["BAD"]["archive"], ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # the archive changes
     launches.clear()
-    with pytest.raises(LaunchError):  # tried again: it still kills the job, and MAX_CRASHES relaunches stop there
-        monkeypatch.setattr(extraction, "MAX_CRASHES", 0)
-        extraction.extract(encoders, videos, tmp_path, None, 2)
-    assert launches == [{"pdq": []}] and json.loads((tmp_path / "pdq" / "crashed.json").read_text())
+    extraction.extract(encoders, videos, tmp_path, None, 2)  # tried again, killed again, recorded again
+    assert launches == [(every, {"pdq": []}), (["BAD"], {}), (every, {"pdq": ["BAD"]})]
+    assert list(json.loads((tmp_path / "pdq" / "crashed.json").read_text())) == ["BAD"]

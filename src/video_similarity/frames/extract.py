@@ -52,7 +52,8 @@ def run_task(task: Task) -> dict:
                           lambda: {"source": task.source, "source_key": key, "status": status(), "error": message()})
     except (ValueError, OSError) as exc:
         error = errors[0] if errors else f"{task.source}: {exc}"
-        return {**result, "status": "failed", "n_frames": 0, "error": error}
+        # the video's own fault (no frame decoded) is remembered; a full disk or an unwritable folder is not
+        return {**result, "status": "failed", "n_frames": 0, "error": error, "remember": bool(errors) or isinstance(exc, ValueError)}
     return {**result, "status": status(), "n_frames": n, "error": message()}
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 import json
+from contextlib import closing
 from dataclasses import asdict
 
 from video_similarity.atomic import atomic_write, remove_stale_temporaries
@@ -54,7 +55,7 @@ def preprocess_videos(
     for video in video_index.itertuples(index=False):
         path = archive_path(root, video.video_id)
         try:
-            key = source_key(video.path)
+            key = source_key(video.path, known=_recorded_key(root, video.video_id, path))
         except FileNotFoundError:
             rows.append(_failed(root, video.video_id, None, settings, f"{video.path}: file does not exist"))
             continue
@@ -71,12 +72,14 @@ def preprocess_videos(
     )
     started = time.perf_counter()
     keys = {t.video_id: t.source_key for t in tasks}
-    for row in run_parallel(run_task, tasks, workers, desc="preprocess", on_crash=_crashed):
-        if row["status"] == "failed":
-            row = _failed(root, row["video_id"], keys.get(row["video_id"]), settings, row["error"])
-        else:
-            _failure_record(root, row["video_id"]).unlink(missing_ok=True)
-        rows.append(row)
+    with closing(run_parallel(run_task, tasks, workers, desc="preprocess", on_crash=_crashed)) as results:
+        for row in results:
+            if row["status"] == "failed":
+                remember = row.pop("remember", True)
+                row = _failed(root, row["video_id"], keys.get(row["video_id"]) if remember else None, settings, row["error"])
+            else:
+                _failure_record(root, row["video_id"]).unlink(missing_ok=True)
+            rows.append(row)
     elapsed = time.perf_counter() - started
     manifest = _manifest(video_index, rows)
     failed = manifest[manifest["status"] == "failed"]
@@ -104,6 +107,17 @@ def _failed(root: Path, video_id: str, key: str | None, settings: ArchiveSetting
         record = {"source_key": key, "settings": asdict(settings), "error": error}
         atomic_write(_failure_record(root, video_id), lambda handle: handle.write(json.dumps(record).encode()))
     return {"video_id": video_id, "status": "failed", "n_frames": 0, "archive": "", "error": error}
+
+
+def _recorded_key(root: Path, video_id: str, path: Path) -> str | None:
+    """The source key the archive (or the failure record) was made with, if any."""
+    meta = read_meta(path)
+    if meta and meta.get("source_key"):
+        return meta["source_key"]
+    try:
+        return json.loads(_failure_record(root, video_id).read_text()).get("source_key")
+    except (OSError, ValueError):
+        return None
 
 
 def _known(root: Path, video_id: str, path: Path, key: str, settings: ArchiveSettings) -> dict | None:

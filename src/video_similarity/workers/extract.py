@@ -150,14 +150,17 @@ def run_features(spec: dict, context) -> None:
             if video_id in skip:
                 continue
             video = videos[video_id]
-            note.write_text(video_id)
             try:
                 if model is None:
                     model = build_from_entry(entry, context.device)
                 key = item_input_key(model, entry, video)
                 if item_is_current(folder, video_id, key):
                     continue
-                features, timestamps = encode_video(model, entry, video, int(spec["batch_size"]), context.device)
+                note.write_text(video_id)  # only around the encoding: a death here is this video's doing
+                try:
+                    features, timestamps = encode_video(model, entry, video, int(spec["batch_size"]), context.device)
+                finally:
+                    note.unlink(missing_ok=True)
             except Exception as error:  # one bad video must not stop thousands  # noqa: BLE001
                 if model is None:
                     raise
@@ -166,7 +169,6 @@ def run_features(spec: dict, context) -> None:
                 continue
             write_item(folder, video_id, key, features=features.astype(np.float32), timestamps=np.asarray(timestamps, np.float64))
             done += 1
-        note.unlink(missing_ok=True)
         if failed:
             text = json.dumps(failed, indent=1).encode()
             atomic_write(folder / f"failed_rank{context.rank}.json", lambda handle: handle.write(text))

@@ -83,7 +83,8 @@ def detect_query_scenes(
         return {"enabled": False, "parts": {}}
     queries = frame_archives.archives(video_index, split, "query")
     folder = scene_part_dir.path
-    open_stamped(folder, {"scene_detection": dataclasses.asdict(config)})
+    # how parts are merged is infer_queries' business: changing it keeps the layouts
+    open_stamped(folder, {"scene_detection": {k: v for k, v in dataclasses.asdict(config).items() if k != "parts_replace_frames"}})
     parts: dict[str, list[dict]] = {}
     failed: dict[str, str] = {}
     for video_id, path in tqdm(sorted(queries.items()), desc="scene detection", unit="video"):

@@ -107,6 +107,10 @@ def train_video_score(
     name, entry = _encoder(ensemble_members, config, pretrained_weights)
     items = encoder_items(name, entry, queries, embedding_dir.path, launch_params)
     labels = {v: y for v, y in labels.items() if v in items}
+    if len(set(labels.values())) < 2:
+        reason = f"the {name} features of split {config.split!r} cover {len(labels)} queries, not both kinds (with and without a copy)"
+        log.warning("train_vid_score skipped: %s", reason)
+        return {"skipped": reason}
     train_ids, val_ids = split_train_val(labels, config.val_fraction, config.seed)
     folder = model_dir.path
     settings = dataclasses.asdict(config) | {"encoder": encoder_stamp(entry)}
