@@ -117,6 +117,7 @@ def _gather_worker(rank, world_size, init_file, out_dir):
         weights = torch.arange(gathered.numel(), dtype=torch.float32).view_as(gathered)
         (gathered * weights).sum().backward()
         torch.save({"gathered": gathered.detach(), "grad": x.grad}, f"{out_dir}/rank{rank}.pt")
+        dist.barrier()  # no rank tears gloo down while the other is still in the backward's collective
     finally:
         dist.destroy_process_group()
 
