@@ -92,11 +92,18 @@ def kedro(proj: Path, root: Path, pipeline: str, **popen) -> subprocess.Popen:
 
 
 def descendants(pid: int) -> set[int]:
+    """Every process below ``pid``, from /proc (no procps needed)."""
+    parents = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
     found, frontier = set(), [pid]
     while frontier:
-        out = subprocess.run(["pgrep", "-P", str(frontier.pop())], capture_output=True, text=True).stdout.split()
-        for child in map(int, out):
-            if child not in found:
+        parent = frontier.pop()
+        for child, ppid in parents.items():
+            if ppid == parent and child not in found:
                 found.add(child)
                 frontier.append(child)
     return found
