@@ -7,16 +7,12 @@ from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
 from video_similarity.frames.archive import ArchiveSettings, FrameArchive, write_archive
 from video_similarity.pipelines.infer_query.nodes import detect_query_scenes
+from video_similarity.video.decode import SampledFrame
 from video_similarity.pipelines.train_vid_score.nodes import split_train_val, train_video_score
 
 
-class _Frame:
-    def __init__(self, image, start):
-        self.image, self.start, self.end = image, start, start + 1.0
-
-
 def _archive(path, video_id, frames):
-    write_archive(path, video_id, [_Frame(f, float(i)) for i, f in enumerate(frames)], ArchiveSettings(1.0, None, 95))
+    write_archive(path, video_id, [SampledFrame(i, float(i), i + 1.0, f) for i, f in enumerate(frames)], ArchiveSettings(1.0, None, 95))
 
 
 def _moving(rng, n, h, w):

@@ -21,7 +21,7 @@ import json
 from contextlib import closing
 from dataclasses import asdict
 
-from video_similarity.atomic import atomic_write, remove_stale_temporaries
+from video_similarity.atomic import atomic_write
 from video_similarity.frames.archive import ArchiveSettings, is_current, read_meta, source_key
 from video_similarity.frames.extract import Task, run_task
 from video_similarity.parallel import run_parallel, worker_count
@@ -49,20 +49,20 @@ def preprocess_videos(
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(root)  # what a killed run's atomic writes left (kedro runs also clean all of data/)
     rows: list[dict] = []
     tasks: list[Task] = []
     for video in video_index.itertuples(index=False):
         path = archive_path(root, video.video_id)
+        meta, record = read_meta(path), _failure(root, video.video_id)  # what an earlier run made of this video
         try:
-            key = source_key(video.path, known=_recorded_key(root, video.video_id, path))
+            key = source_key(video.path, known=(meta or {}).get("source_key") or (record or {}).get("source_key"))
         except FileNotFoundError:
             rows.append(_failed(root, video.video_id, None, settings, f"{video.path}: file does not exist"))
             continue
         except OSError as exc:
             rows.append(_failed(root, video.video_id, None, settings, f"{video.path}: cannot read the source ({exc.strerror or exc})"))
             continue
-        if only_missing and (known := _known(root, video.video_id, path, key, settings)) is not None:
+        if only_missing and (known := _known(video.video_id, path, meta, record, key, settings)) is not None:
             rows.append(known)
         else:
             tasks.append(Task(video.video_id, str(video.path), str(path), settings, key))
@@ -109,28 +109,20 @@ def _failed(root: Path, video_id: str, key: str | None, settings: ArchiveSetting
     return {"video_id": video_id, "status": "failed", "n_frames": 0, "archive": "", "error": error}
 
 
-def _recorded_key(root: Path, video_id: str, path: Path) -> str | None:
-    """The source key the archive (or the failure record) was made with, if any."""
-    meta = read_meta(path)
-    if meta and meta.get("source_key"):
-        return meta["source_key"]
+def _failure(root: Path, video_id: str) -> dict | None:
+    """The remembered failure of a video (``<id>.failed.json``), if any."""
     try:
-        return json.loads(_failure_record(root, video_id).read_text()).get("source_key")
+        return json.loads(_failure_record(root, video_id).read_text())
     except (OSError, ValueError):
         return None
 
 
-def _known(root: Path, video_id: str, path: Path, key: str, settings: ArchiveSettings) -> dict | None:
-    """The row of a video whose archive (or failure) already stands for this source and these settings, else None."""
-    meta = read_meta(path)
+def _known(video_id: str, path: Path, meta: dict | None, record: dict | None, key: str, settings: ArchiveSettings) -> dict | None:
+    """The row of a video whose archive (``meta``) or failure (``record``) already stands for this source and these settings, else None."""
     if is_current(meta, settings) and meta.get("source_key") == key:
         status = "partial" if meta.get("status") == "partial" else "cached"
         return {"video_id": video_id, "status": status, "n_frames": meta["n_frames"], "archive": str(path), "error": meta.get("error", "")}
-    try:
-        record = json.loads(_failure_record(root, video_id).read_text())
-    except (OSError, ValueError):
-        return None
-    if record.get("source_key") == key and record.get("settings") == asdict(settings):
+    if record is not None and record.get("source_key") == key and record.get("settings") == asdict(settings):
         return {"video_id": video_id, "status": "failed", "n_frames": 0, "archive": "", "error": record.get("error", "")}
     return None
 

@@ -91,8 +91,9 @@ def evaluate_submissions(
     figure = Figure(figsize=(5, 4))
     axis = figure.add_subplot()
     breakdown = []
+    scored = {}
     for method, (query, reference) in runs.items():
-        scores, candidates = score_submission(query, reference, positives, video_index, split)
+        scores, candidates = scored[method] = score_submission(query, reference, positives, video_index, split)
         metrics["methods"][method] = scores
         log.info("%s: uAP %.4f", method, scores["uAP"])
         precision, recall, _ = precision_recall_curve(candidates, positives)
@@ -103,12 +104,15 @@ def evaluate_submissions(
     figure.tight_layout()
     table = pd.DataFrame(breakdown)
     if ablation:
-        metrics["ablation"] = _ablation(ablation, runs["ensemble"], query_video_scores, positives, query_edits, video_index, split)
+        metrics["ablation"] = _ablation(ablation, runs["ensemble"][1], scored["ensemble"], query_video_scores, positives, query_edits, video_index, split)
     return metrics, figure, table, _markdown(metrics, table)
 
 
-def _ablation(variants: dict, main: tuple, video_scores, positives: set, query_edits, video_index, split) -> dict:
-    """The query boosters one at a time, through the same scoring: uAP, recall@1 by edit, suppressed queries."""
+def _ablation(variants: dict, reference, main: tuple, video_scores, positives: set, query_edits, video_index, split) -> dict:
+    """The query boosters one at a time, through the same scoring: uAP, recall@1 by edit, suppressed queries.
+
+    ``main`` is the submission's (scores, candidates), already scored: the "both" row.
+    """
     suppressed = set()
     if video_scores is not None and len(video_scores):
         suppressed = set(video_scores.loc[video_scores["suppressed"].astype(bool), "video_id"])
@@ -117,8 +121,7 @@ def _ablation(variants: dict, main: tuple, video_scores, positives: set, query_e
     for label, namespace in ABLATION_ROWS.items():
         if namespace is not None and namespace not in variants:
             continue
-        query = main[0] if namespace is None else variants[namespace]
-        scores, candidates = score_submission(query, main[1], positives, video_index, split)
+        scores, candidates = main if namespace is None else score_submission(variants[namespace], reference, positives, video_index, split)
         uses_score = namespace in (None, "video_score_only")
         gone = sorted(suppressed) if uses_score else []
         rows[label] = {

@@ -36,29 +36,22 @@ class VideoScoreParams:
         return parse(cls, params, "video_score")
 
 
-@dataclass(frozen=True)
-class _Frame:
-    image: np.ndarray
-    start: float
-    end: float
-
-
-def _write_parts(folder: Path, video_id: str, archive_path: str, layout) -> list[dict]:
+def _write_parts(folder: Path, video_id: str, archive, frames: list[np.ndarray], layout) -> list[dict]:
     """One frame archive per part of ``layout`` (cropped frames, the query's timestamps); the manifest rows."""
-    from video_similarity.frames.archive import ArchiveSettings, FrameArchive, write_archive
+    from video_similarity.frames.archive import ArchiveSettings, write_archive
+    from video_similarity.video.decode import SampledFrame
 
     for stale in folder.glob(f"{video_id}~p*.zip"):
         stale.unlink()
+    known = {f.name for f in dataclasses.fields(ArchiveSettings)}
+    settings = ArchiveSettings(**{k: v for k, v in archive.meta.items() if k in known})
     rows = []
-    with FrameArchive(archive_path) as archive:
-        frames = list(archive.frames())
-        meta = archive.meta
-        settings = ArchiveSettings(meta.get("fps", 1.0), meta.get("short_side"), meta.get("jpeg_quality", 90))
-        for k, box in enumerate(layout.parts):
-            path = folder / f"{part_id(video_id, k)}.zip"
-            cropped = (_Frame(np.ascontiguousarray(box.crop(f)), float(s), float(e)) for f, (s, e) in zip(frames, archive.timestamps))
-            write_archive(path, part_id(video_id, k), cropped, settings, extra={"parent": video_id, "box": [box.top, box.left, box.bottom, box.right]})
-            rows.append({"archive": str(path), "box": [box.top, box.left, box.bottom, box.right]})
+    for k, box in enumerate(layout.parts):
+        path = folder / f"{part_id(video_id, k)}.zip"
+        cropped = (SampledFrame(i, float(s), float(e), np.ascontiguousarray(box.crop(f)))
+                   for i, (f, (s, e)) in enumerate(zip(frames, archive.timestamps)))
+        write_archive(path, part_id(video_id, k), cropped, settings, extra={"parent": video_id, "box": [box.top, box.left, box.bottom, box.right]})
+        rows.append({"archive": str(path), "box": [box.top, box.left, box.bottom, box.right]})
     return rows
 
 
@@ -94,9 +87,10 @@ def detect_query_scenes(
             if item is None or str(item["key"]) != key:
                 from video_similarity.frames.archive import FrameArchive
 
-                with FrameArchive(path) as archive:
-                    layout = detect_layout(list(archive.frames()), config)
-                rows = [] if layout.is_whole else _write_parts(folder, video_id, path, layout)
+                with FrameArchive(path) as archive:  # decoded once: for the layout and for its parts
+                    frames = list(archive.frames())
+                    layout = detect_layout(frames, config)
+                    rows = [] if layout.is_whole else _write_parts(folder, video_id, archive, frames, layout)
                 boxes = np.asarray([r["box"] for r in rows], dtype=np.int64).reshape(-1, 4)
                 write_item(folder, video_id, key, boxes=boxes)  # after the part archives: an interrupted video is redone
             else:
