@@ -87,3 +87,38 @@ def test_without_a_schedule_the_lr_stays_and_the_optimiser_is_left_as_it_was(tmp
     optimizer = RecordingSGD(model.parameters(), record)
     fit(model, optimizer, ToyTask(), epochs=2, checkpoint=tmp_path / "plain.ckpt", kind="toy", config={}, context=ALONE)
     assert record == [0.1] * 6 and "initial_lr" not in optimizer.param_groups[0]
+
+
+def test_multistep_multiplies_the_lr_by_gamma_at_each_milestone_epoch():
+    from video_similarity.training.loop import multistep
+
+    f = multistep([6, 10, 14], 0.3, epochs=16)
+    per_epoch = [f(epoch * 5, 16 * 5) for epoch in range(16)]  # 5 steps an epoch
+    assert per_epoch[:6] == [1.0] * 6 and per_epoch[6] == pytest.approx(0.3) and per_epoch[10] == pytest.approx(0.09)
+    assert per_epoch[15] == pytest.approx(0.027) and f(4, 80) == 1.0
+
+
+class ScoredToyTask(ToyTask):
+    def __init__(self, die_at=None):
+        super().__init__(die_at)
+        self.calls = 0
+
+    def after_epoch(self, model):
+        assert not model.training  # evaluated in eval mode
+        self.calls += 1
+        return {"eval_metric": float(self.calls)}
+
+
+def test_the_history_survives_a_resume_and_keeps_what_after_epoch_returns(tmp_path):
+    from video_similarity.models.checkpoint import read_checkpoint
+
+    with pytest.raises(Interrupted):
+        run(tmp_path / "cut.ckpt", [], ScoredToyTask(die_at=2))
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    history = fit(model, RecordingSGD(model.parameters(), []), ScoredToyTask(), epochs=4, checkpoint=tmp_path / "cut.ckpt", kind="toy",
+                  config={"epochs": 4}, context=ALONE, schedule=warmup_linear(0.25))
+    assert [row["epoch"] for row in history] == [1, 2, 3, 4]
+    assert [row["eval_metric"] for row in history] == [1.0, 2.0, 1.0, 2.0]  # two epochs before the cut, two after
+    assert all(row["loss"] > 0 and row["seconds"] >= 0 for row in history)
+    assert read_checkpoint(tmp_path / "cut.ckpt").extra["history"] == history

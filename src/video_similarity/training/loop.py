@@ -24,6 +24,12 @@ task with a schedule should put ``epochs`` in its checkpoint config: a longer
 run is another schedule, not a continuation. A task whose later epochs have
 more batches than epoch 0 gets steps past ``total_steps``; schedules must
 accept them (:func:`warmup_linear` gives 0 there).
+
+History: each epoch's mean loss and time, and whatever the task's optional
+``after_epoch(model)`` returns (rank 0, the bare model in eval mode: a
+validation accuracy for the training curves), are kept in the checkpoint's
+``extra["history"]``, so a resumed run still has its earlier epochs; ``fit``
+returns the list.
 """
 
 from __future__ import annotations
@@ -49,27 +55,27 @@ class Task(Protocol):
         """The scalar loss of one batch; ``trained`` may be wrapped in DDP."""
 
 
-def resume(checkpoint: Path, kind: str, config: dict, model, optimizer, context) -> int:
-    """Restore model and optimiser from ``checkpoint`` when it is of this kind and config; the epochs done."""
+def resume(checkpoint: Path, kind: str, config: dict, model, optimizer, context) -> tuple[int, list[dict]]:
+    """Restore model and optimiser from ``checkpoint`` when it is of this kind and config; the epochs done and their history."""
     from video_similarity.models.checkpoint import CheckpointError, read_checkpoint
 
     if not checkpoint.is_file():
-        return 0
+        return 0, []
     try:
         state = read_checkpoint(checkpoint, kind=kind, map_location=context.device)
     except CheckpointError as error:
         if context.is_main:
             log.info("Not resuming from %s (%s); training from the start", checkpoint, error)
-        return 0
+        return 0, []
     if state.config != config or state.optimizer is None:
         if context.is_main:
             log.info("Not resuming from %s: it was trained with another configuration", checkpoint)
-        return 0
+        return 0, []
     model.load_state_dict(state.state_dict)
     optimizer.load_state_dict(state.optimizer)
     if context.is_main:
         log.info("Resuming from %s (epoch %d done)", checkpoint, state.epoch)
-    return state.epoch
+    return state.epoch, list(state.extra.get("history") or [])
 
 
 def warmup_linear(warmup_fraction: float) -> Callable[[int, int], float]:
@@ -88,12 +94,24 @@ def warmup_linear(warmup_fraction: float) -> Callable[[int, int], float]:
     return factor
 
 
+def multistep(milestones: Sequence[int], gamma: float, epochs: int) -> Callable[[int, int], float]:
+    """SEVERE's fine-tuning schedule (torch's MultiStepLR by epoch): the lr times ``gamma`` at each milestone epoch passed."""
+    marks = sorted(int(m) for m in milestones)
+
+    def factor(step: int, total_steps: int) -> float:
+        epoch = step * epochs // max(1, total_steps)
+        return float(gamma) ** sum(1 for m in marks if epoch >= m)
+
+    return factor
+
+
 def fit(model, optimizer, task: Task, *, epochs: int, checkpoint: str | Path, kind: str, config: dict, context,
-        schedule: Callable[[int, int], float] | None = None) -> None:
+        schedule: Callable[[int, int], float] | None = None) -> list[dict]:
     """Train ``model`` for ``epochs`` (resuming), checkpointing on rank 0 after every epoch.
 
     ``schedule(global_step, total_steps)``, when given, is the factor of each
     param group's initial lr for the coming step (see the module docstring).
+    Returns the history of every epoch (rank 0's; other ranks get the resumed part).
     """
     import torch
 
@@ -101,7 +119,7 @@ def fit(model, optimizer, task: Task, *, epochs: int, checkpoint: str | Path, ki
     from video_similarity.models.checkpoint import save_checkpoint
 
     checkpoint = Path(checkpoint)
-    start = resume(checkpoint, kind, config, model, optimizer, context)
+    start, history = resume(checkpoint, kind, config, model, optimizer, context)
     if schedule is not None:  # after resume, so a resumed optimiser keeps the initial lr of its checkpoint
         steps_per_epoch = len(task.batches(0))
         initial = [group.setdefault("initial_lr", group["lr"]) for group in optimizer.param_groups]
@@ -122,6 +140,13 @@ def fit(model, optimizer, task: Task, *, epochs: int, checkpoint: str | Path, ki
             optimizer.step()
             total, steps = total + loss.item(), steps + 1
         if context.is_main:
-            log.info("%s epoch %d/%d: loss %.4f (%.1fs)", task.name, epoch + 1, epochs, total / max(1, steps), time.perf_counter() - started)
-            save_checkpoint(checkpoint, kind, model, config, optimizer, epoch + 1)
+            row = {"epoch": epoch + 1, "loss": total / max(1, steps), "seconds": round(time.perf_counter() - started, 3)}
+            if hasattr(task, "after_epoch"):
+                model.eval()
+                row.update(task.after_epoch(model))
+            history.append(row)
+            shown = "".join(f", {k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "loss", "seconds") and isinstance(v, float))
+            log.info("%s epoch %d/%d: loss %.4f%s (%.1fs)", task.name, epoch + 1, epochs, row["loss"], shown, row["seconds"])
+            save_checkpoint(checkpoint, kind, model, config, optimizer, epoch + 1, extra={"history": history})
         barrier(context)
+    return history
