@@ -138,3 +138,30 @@ def test_builders_are_listed():
     assert set(PUBLISHED) == set(BUILDERS)
     for name in PUBLISHED:
         assert getattr(clip_encoders, name) is BUILDERS[name]
+
+
+def test_clip_source_is_an_option_and_is_checked():
+    assert x3d_s(**SMALL).clip_source == "video"
+    assert slow_r50(**SMALL, clip_source="archive").clip_source == "archive"
+    with pytest.raises(ValueError, match="clip_source"):
+        x3d_s(**SMALL, clip_source="frames")
+
+
+def test_r2plus1d_18_is_torchvisions_trunk_without_fc_and_reads_its_state_dict(tmp_path):
+    from torchvision.models.video import r2plus1d_18 as torchvision_r2plus1d_18
+
+    from video_similarity.models.clip_encoders import TORCHVISION_VIDEO_MEAN, TORCHVISION_VIDEO_STD, r2plus1d_18
+
+    torch.manual_seed(0)
+    reference = torchvision_r2plus1d_18(weights=None).eval()
+    path = tmp_path / "r2plus1d_18.pth"
+    torch.save(reference.state_dict(), path)  # the layout of torchvision's release file, fc included
+    enc = r2plus1d_18(str(path), clip_frames=4, input_size=32, clip_source="archive")
+    assert (enc.kind, enc.dim, enc.clip_frames, enc.input_size, enc.clip_source) == ("clips", 512, 4, 32, "archive")
+    clips = torch.rand(2, 3, 4, 32, 32)
+    mean = torch.tensor(TORCHVISION_VIDEO_MEAN).view(1, 3, 1, 1, 1)
+    std = torch.tensor(TORCHVISION_VIDEO_STD).view(1, 3, 1, 1, 1)
+    reference.fc = nn.Identity()
+    with torch.no_grad():
+        torch.testing.assert_close(enc(clips), F.normalize(reference((clips - mean) / std), dim=1))
+    assert r2plus1d_18().clip_frames == 16 and r2plus1d_18().input_size == 112  # SEVERE's geometry by default

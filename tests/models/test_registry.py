@@ -26,6 +26,8 @@ SMALL = {
     "x3d_m": {"input_size": 64, "clip_frames": 4},
     "x3d_l": {"input_size": 64, "clip_frames": 4},
     "slow_r50": {"input_size": 64, "clip_frames": 4},
+    "r2plus1d_18": {"input_size": 32, "clip_frames": 4},
+    "tvn1": {"input_size": 32, "clip_frames": 4},
     "csl3d_base": {"img_size": 32, "depth": 1, "embed_dim": 32, "num_heads": 2, "num_frames": 4},
     "csl3d_small": {"img_size": 32, "depth": 1, "num_frames": 4},
     "pdq": {},
@@ -50,7 +52,7 @@ def test_parse_encoders_reads_entries_and_drops_nulls():
     [
         ({"builder": "vgg16"}, r"unknown builder 'vgg16'; known: .*resnet18.*x3d_s"),
         ({"builder": "x3d_s", "size": 3}, r"unknown key\(s\) \['size'\]; known: builder, weights, seed"),
-        ({"builder": "x3d_s", "options": {"crop": 3}}, r"unknown option\(s\) \['crop'\] for x3d_s; known: clip_frames, frame_stride, input_size"),
+        ({"builder": "x3d_s", "options": {"crop": 3}}, r"unknown option\(s\) \['crop'\] for x3d_s; known: clip_frames, frame_stride, input_size, clip_source"),
         ({"builder": "x3d_s", "whitening": {"dims": 8}}, "whitening applies to"),
     ],
 )

@@ -340,3 +340,33 @@ def test_weights_round_trip_through_a_project_checkpoint(model, tmp_path):
         assert torch.equal(loaded.state_dict()[key], value), key
     with pytest.raises(WeightsFileError, match="shape mismatch"):
         tvn1(10, weights_path=path)
+
+
+# --- as a registry encoder ------------------------------------------------------------------
+
+
+def test_tvn1_cannot_tell_a_clip_from_its_reverse(model):
+    """Its only temporal layer is block 1's max-pool over frame pairs (0,1), (2,3), ...: reversing an even clip maps
+    pairs onto pairs, and every later layer pools over time, so opposite directions give the same output."""
+    clip = torch.rand(1, 3, 8, 48, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(model(clip), model(clip.flip(2)), rtol=1e-4, atol=1e-5)
+        assert not torch.allclose(model(clip), model(clip[:, :, torch.randperm(8)]), atol=1e-5)  # other orders differ
+
+
+def test_the_registry_encoder_reads_a_trained_checkpoint_and_gives_unit_rows(tmp_path):
+    from video_similarity.models.registry import build_encoder
+
+    torch.manual_seed(1)
+    trained = tvn1(5).eval()
+    path = save_checkpoint(tmp_path / "model.ckpt", CHECKPOINT_KIND, trained)
+    encoder = build_encoder("tvn1", str(path), clip_frames=4, input_size=32)
+    assert encoder.kind == "clips" and encoder.clip_source == "archive" and encoder.dim == 2048
+    assert (encoder.clip_frames, encoder.input_size) == (4, 32)
+    clips = torch.rand(3, 3, 4, 32, 32)
+    with torch.no_grad():
+        rows = encoder(clips)
+        torch.testing.assert_close(rows, nn.functional.normalize(trained.features(clips), dim=1))
+    torch.testing.assert_close(rows.norm(dim=1), torch.ones(3))
+    random = build_encoder("tvn1", None, seed=3, clip_frames=4, input_size=32)
+    assert not torch.allclose(random(clips), rows)

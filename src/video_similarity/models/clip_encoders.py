@@ -1,4 +1,4 @@
-"""Clip encoders of the retrieval seeds: PyTorchVideo X3D-S/M/L and Slow-R50 (spec section 7).
+"""Clip encoders: PyTorchVideo X3D-S/M/L and Slow-R50 (the retrieval seeds, spec section 7), torchvision R(2+1)D-18 (SEVERE).
 
 The seeds describe a video by short clips instead of single frames: each clip
 (T frames taken every ``frame_stride`` frames of the source at its native
@@ -20,7 +20,15 @@ Kinetics normalisation (mean 0.45, std 0.225) happens inside. The sizes are
 fixed because the heads average-pool with a kernel computed from them; other
 sizes raise ValueError. Builders take ``clip_frames`` / ``input_size`` /
 ``frame_stride`` keywords only so that tests can run tiny models; the defaults
-are the published settings (:data:`PUBLISHED`).
+are the published settings (:data:`PUBLISHED`). ``clip_source`` "archive"
+makes an encoder read consecutive archive frames instead of decoding the
+source (the action pipelines' clip archives hold the sampled clips).
+
+R(2+1)D-18 is torchvision's ``r2plus1d_18`` (SEVERE's backbone) with its
+``fc`` dropped: the 512-d average-pooled feature, Kinetics normalisation of
+torchvision's video models inside; its pooling is adaptive, so any clip size
+runs. Weights: torchvision's ``r2plus1d_18-91a641e6.pth`` or a SEVERE
+checkpoint in that layout.
 """
 
 from __future__ import annotations
@@ -66,10 +74,10 @@ class ClipEncoder(nn.Module):
     """
 
     kind = "clips"
-    clip_source = "video"  # clips decoded from the source video at its own frame rate
 
-    def __init__(self, net: nn.Module, clip_frames: int, frame_stride: int, input_size: int):
+    def __init__(self, net: nn.Module, clip_frames: int, frame_stride: int, input_size: int, clip_source: str = "video"):
         super().__init__()
+        self.clip_source = _clip_source(clip_source)  # "video": decoded from the source at its own frame rate
         from pytorchvideo.models.head import ResNetBasicHead
 
         head = net.blocks[-1]
@@ -108,9 +116,15 @@ class ClipEncoder(nn.Module):
         )
 
 
-def _finish(encoder: ClipEncoder, weights_path: str | Path | None) -> ClipEncoder:
+def _clip_source(value: str) -> str:
+    if value not in ("video", "archive"):
+        raise ValueError(f"clip_source must be 'video' or 'archive', got {value!r}")
+    return value
+
+
+def _finish(encoder: nn.Module, weights_path: str | Path | None, ignore_prefixes: tuple[str, ...] = CLIP_HEAD_PREFIXES) -> nn.Module:
     if weights_path is not None:
-        load_state_dict_file(encoder, weights_path, ignore_prefixes=CLIP_HEAD_PREFIXES)
+        load_state_dict_file(encoder, weights_path, ignore_prefixes=ignore_prefixes)
     return encoder.eval()
 
 
@@ -125,6 +139,7 @@ def x3d(
     clip_frames: int | None = None,
     frame_stride: int | None = None,
     input_size: int | None = None,
+    clip_source: str = "video",
 ) -> ClipEncoder:
     """X3D-S / M / L -> 2048-d at the published geometry (:data:`PUBLISHED`) unless overridden;
     weights: ``X3D_S.pyth`` ... layout. The registry binds ``variant``."""
@@ -139,7 +154,7 @@ def x3d(
     if input_size < 32 or clip_frames < 1:
         raise ValueError(f"X3D needs input_size >= 32 and clip_frames >= 1, got {input_size}, {clip_frames}")
     net = create_x3d(input_clip_length=clip_frames, input_crop_size=input_size, head_activation=None, **X3D_VARIANTS[variant])
-    return _finish(ClipEncoder(net, clip_frames, frame_stride, input_size), weights_path)
+    return _finish(ClipEncoder(net, clip_frames, frame_stride, input_size, clip_source), weights_path)
 
 
 x3d_s = partial(x3d, "x3d_s")
@@ -153,6 +168,7 @@ def slow_r50(
     clip_frames: int = 8,
     frame_stride: int = 8,
     input_size: int = 224,
+    clip_source: str = "video",
 ) -> ClipEncoder:
     """Slow-R50 8x8 (8 frames every 8, 224 px) -> 2048-d; weights: ``SLOW_8x8_R50.pyth`` layout."""
     from pytorchvideo.models.resnet import create_resnet
@@ -168,4 +184,49 @@ def slow_r50(
         head_pool_kernel_size=(clip_frames, side, side),  # hub: (8, 7, 7) at 8 x 224
         head_activation=None,
     )
-    return _finish(ClipEncoder(net, clip_frames, frame_stride, input_size), weights_path)
+    return _finish(ClipEncoder(net, clip_frames, frame_stride, input_size, clip_source), weights_path)
+
+
+TORCHVISION_VIDEO_MEAN = (0.43216, 0.394666, 0.37645)
+TORCHVISION_VIDEO_STD = (0.22803, 0.22145, 0.216989)
+
+
+class R2Plus1DEncoder(nn.Module):
+    """torchvision's R(2+1)D-18 without ``fc``: clips (B, 3, T, S, S) in [0, 1] -> unit 512-d rows."""
+
+    kind = "clips"
+
+    def __init__(self, clip_frames: int, frame_stride: int, input_size: int, clip_source: str):
+        super().__init__()
+        from torchvision.models.video import r2plus1d_18 as build
+
+        net = build(weights=None)
+        self.dim = int(net.fc.in_features)
+        net.fc = nn.Identity()
+        self.net = net
+        self.clip_frames, self.frame_stride, self.input_size = int(clip_frames), int(frame_stride), int(input_size)
+        self.clip_source = _clip_source(clip_source)
+        shape = (1, 3, 1, 1, 1)
+        self.register_buffer("mean", torch.tensor(TORCHVISION_VIDEO_MEAN).view(shape), persistent=False)
+        self.register_buffer("std", torch.tensor(TORCHVISION_VIDEO_STD).view(shape), persistent=False)
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.net((clips - self.mean) / self.std), p=2.0, dim=-1)
+
+
+def r2plus1d_18(
+    weights_path: str | Path | None = None,
+    *,
+    clip_frames: int = 16,
+    frame_stride: int = 2,
+    input_size: int = 112,
+    clip_source: str = "video",
+) -> R2Plus1DEncoder:
+    """R(2+1)D-18 (torchvision; SEVERE's backbone: 16 frames at 112 px) -> 512-d; weights: torchvision's
+    ``r2plus1d_18`` state dict (``fc`` ignored), keys with or without the ``net.`` prefix."""
+    if input_size < 16 or clip_frames < 1:
+        raise ValueError(f"R(2+1)D-18 needs input_size >= 16 and clip_frames >= 1, got {input_size}, {clip_frames}")
+    encoder = R2Plus1DEncoder(clip_frames, frame_stride, input_size, clip_source)
+    if weights_path is not None:
+        load_state_dict_file(encoder.net, weights_path, ignore_prefixes=("fc.",))
+    return encoder.eval()

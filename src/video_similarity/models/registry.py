@@ -42,6 +42,8 @@ REGISTRY: dict[str, str] = {
     "x3d_m": "video_similarity.models.clip_encoders:x3d:x3d_m",
     "x3d_l": "video_similarity.models.clip_encoders:x3d:x3d_l",
     "slow_r50": "video_similarity.models.clip_encoders:slow_r50",
+    "r2plus1d_18": "video_similarity.models.clip_encoders:r2plus1d_18",
+    "tvn1": "video_similarity.models.tvn:tvn1_encoder",
     "csl3d_base": "video_similarity.models.timesformer:csl3d_base",
     "csl3d_small": "video_similarity.models.timesformer:csl3d_small",
     # a trained transformer over another encoder's frame features (kind "features")

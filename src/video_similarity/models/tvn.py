@@ -445,3 +445,43 @@ def multiply_accumulates(model: nn.Module, input_shape: Sequence[int]) -> int:
         total = 0
         run(model, first.device if first is not None else torch.device("cpu"), dtype)
     return int(total)
+
+
+class TVNEncoder(nn.Module):
+    """A TinyVideoNet as a registry clip encoder: its pooled features (:meth:`TinyVideoNet.features`), L2-normalised.
+
+    Clips come from the clip archives of the action pipelines (``clip_source``
+    "archive": consecutive archive frames), ``clip_frames`` at a time, each
+    frame resized to ``input_size``; inputs are the contract's [0, 1] floats,
+    which is also what the network is trained on (no mean / std).
+    """
+
+    kind = "clips"
+    clip_source = "archive"
+
+    def __init__(self, net: TinyVideoNet, clip_frames: int, input_size: int):
+        super().__init__()
+        self.net, self.dim = net, net.dim
+        self.clip_frames, self.input_size, self.frame_stride = int(clip_frames), int(input_size), 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.normalize(self.net.features(x), dim=1)
+
+
+def load_tiny_video_net(path: str | Path) -> TinyVideoNet:
+    """A TinyVideoNet trained here (a checkpoint of kind ``tiny_video_net``), rebuilt from its config."""
+    from video_similarity.models.checkpoint import read_checkpoint
+
+    state = read_checkpoint(path, kind=CHECKPOINT_KIND)
+    net = TinyVideoNet(**state.config)
+    net.load_state_dict(state.state_dict)
+    return net
+
+
+def tvn1_encoder(weights_path: str | Path | None = None, clip_frames: int = 8, input_size: int = 200) -> TVNEncoder:
+    """TVN-1 features: a checkpoint trained by the action_recognition pipeline, or random init (a control).
+
+    ``clip_frames`` and ``input_size`` are the clip archives' sampling (the notes': 8 frames at 200 px).
+    """
+    net = load_tiny_video_net(weights_path) if weights_path else tvn1(num_classes=1)
+    return TVNEncoder(net, clip_frames, input_size)
