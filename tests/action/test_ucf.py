@@ -1,6 +1,5 @@
 """UCF-style folders, the three protocols and clip sampling."""
 
-import pandas as pd
 import pytest
 
 from video_similarity.action.sampling import SAMPLINGS, ClipSampling, clip_indices, clip_starts

@@ -27,9 +27,10 @@ def clip_indices(n_frames: int, sampling: ClipSampling, start: int = 0) -> list[
 
 
 def clip_starts(n_frames: int, sampling: ClipSampling, clips: int) -> list[int]:
-    """``clips`` uniformly spaced start frames (video-level evaluation averages their predictions); 0 when the video is short."""
+    """``clips`` uniformly spaced start frames, multiples of the stride (video-level evaluation averages their
+    predictions); one clip from frame 0 when the video is short (the notes' "8 of the first 80")."""
     span = (sampling.frames - 1) * sampling.stride + 1
-    room = max(0, n_frames - span)
-    if clips <= 1 or room == 0:  # one clip from the first frame (the notes' "8 of the first 80")
+    strides = max(0, n_frames - span) // sampling.stride  # how many strides the first clip can move
+    if clips <= 1 or strides == 0:
         return [0]
-    return [round(i * room / (clips - 1)) for i in range(clips)]
+    return sorted({sampling.stride * round(i * strides / (clips - 1)) for i in range(clips)})
