@@ -1,4 +1,4 @@
-"""The training entry under torchrun: ``task`` "descriptor" (a VSC ensemble member), "video_transformer" or "vid_score".
+"""The training entry under torchrun: ``task`` "descriptor" (a VSC ensemble member), "video_transformer", "vid_score" or "clip_classifier".
 
 All run the one loop (:mod:`video_similarity.training.loop`): resume, DDP on
 gloo or nccl, this rank's share of each epoch's batches, a checkpoint of the
@@ -17,6 +17,12 @@ one format after every epoch. What differs is the task:
   labelled query videos' frame features (cache items) -> "holds copied
   content" logits, BCE; warmup + linear decay of the lr. Rank 0 exports
   TorchScript and writes a report of the validation scores and AP.
+* clip_classifier (the action pipelines): clips of the clip archives ->
+  class logits, cross-entropy; TVN-1 from scratch or a registry clip
+  encoder fine-tuned (:mod:`video_similarity.models.clip_classifier`), Adam
+  or SGD with an optional multi-step schedule. Each epoch records the clip
+  accuracy of the evaluation videos' first clips (the training curves); rank 0
+  then writes the logits of every clip of every evaluation video.
 
 The spec carries every setting (parsed by the node's parameter dataclass);
 nothing here has a default of its own.
@@ -359,7 +365,122 @@ def average_precision(labels: list[int], scores: list[float]) -> float | None:
     return float(average_precision_score(labels, scores)) if any(labels) else None
 
 
-TASKS = {"descriptor": train_descriptor, "video_transformer": train_video_transformer, "vid_score": train_vid_score}
+# ------------------------------------------------------------------ clip classifiers (action recognition, SEVERE fine-tuning)
+
+
+class ClipClassificationTask:
+    """Cross-entropy over clips of the training videos' clip archives (the first clip of each, or every clip)."""
+
+    name = "clip classifier"
+
+    def __init__(self, spec: dict, context, clip_frames: int, input_size: int):
+        import torch
+
+        from video_similarity.action.clip_archives import archive_clip_count
+
+        self.spec, self.context = spec, context
+        self.clip_frames, self.input_size = clip_frames, input_size
+        self.seed = int(spec["seed"])
+        self.labels = {v: int(spec["labels"][v]) for v in spec["labels"]}
+        train = list(spec["train_ids"])
+        if spec["train_clips"] == "all":
+            self.examples = [(v, k) for v in train for k in range(archive_clip_count(spec["archives"][v], clip_frames))]
+        else:
+            self.examples = [(v, 0) for v in train]
+        curve = list(spec["eval_ids"])[: int(spec["curve_videos"])]
+        self.curve = curve
+        self.criterion = torch.nn.CrossEntropyLoss()
+
+    def clips(self, pairs: list[tuple[str, int]]):
+        from video_similarity.action.clip_archives import read_archive_clip
+        from video_similarity.video.clips import to_clip_tensor
+
+        return to_clip_tensor([read_archive_clip(self.spec["archives"][v], k, self.clip_frames, self.input_size) for v, k in pairs])
+
+    def batches(self, epoch: int) -> list:
+        order = np.random.default_rng((self.seed, epoch)).permutation(len(self.examples))
+        size = int(self.spec["batch_size"])
+        return rank_share([[self.examples[i] for i in order[j : j + size]] for j in range(0, len(order), size)], self.context)
+
+    def loss(self, trained, batch):
+        import torch
+
+        targets = torch.tensor([self.labels[v] for v, _ in batch], device=self.context.device)
+        return self.criterion(trained(self.clips(batch).to(self.context.device)), targets)
+
+    def after_epoch(self, model) -> dict:
+        """Clip accuracy of the evaluation videos' first clips (no labels: nothing)."""
+        import torch
+
+        if not self.curve:
+            return {}
+        right = 0
+        with torch.no_grad():
+            for i in range(0, len(self.curve), 32):
+                ids = self.curve[i : i + 32]
+                predicted = model(self.clips([(v, 0) for v in ids]).to(self.context.device)).argmax(1).cpu().numpy()
+                right += int(sum(int(p) == self.labels[v] for p, v in zip(predicted, ids)))
+        return {"eval_clip_accuracy": right / len(self.curve)}
+
+
+def clip_logits(model, archives: dict[str, str], clip_frames: int, input_size: int, device: str, batch_size: int = 16) -> dict[str, np.ndarray]:
+    """{video: logits (clips, C)} of every clip of each archive."""
+    import torch
+
+    from video_similarity.action.clip_archives import read_archive_clips
+    from video_similarity.video.clips import to_clip_tensor
+
+    out = {}
+    with torch.no_grad():
+        for video_id, path in archives.items():
+            clips = read_archive_clips(path, clip_frames, input_size)
+            out[video_id] = np.concatenate([model(to_clip_tensor(clips[i : i + batch_size]).to(device)).float().cpu().numpy()
+                                            for i in range(0, len(clips), batch_size)])
+    return out
+
+
+def train_clip_classifier(spec: dict, context) -> None:
+    import json
+
+    import torch
+
+    from video_similarity.atomic import atomic_write
+    from video_similarity.models.clip_classifier import build_classifier, checkpoint_kind
+    from video_similarity.training.loop import fit, multistep
+
+    config = dict(spec["model"])
+    torch.manual_seed(int(spec["seed"]))
+    model = build_classifier(config).to(context.device)
+    clip_frames, input_size = int(spec["clip_frames"]), int(spec["input_size"])
+    if spec["optimizer"] == "sgd":
+        optimizer = torch.optim.SGD(model.parameters(), lr=float(spec["lr"]), momentum=float(spec["momentum"]), weight_decay=float(spec["weight_decay"]))
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=float(spec["lr"]), weight_decay=float(spec["weight_decay"]))
+    epochs = int(spec["epochs"])
+    milestones = list(spec.get("milestones") or [])
+    schedule = multistep(milestones, float(spec["gamma"]), epochs) if milestones else None
+    task = ClipClassificationTask(spec, context, clip_frames, input_size)
+    if context.is_main:
+        log.info("%s: %d training clips of %d classes, %d steps/epoch x %d epochs, %d process(es) on %s", spec["name"], len(task.examples),
+                 int(config["num_classes"]), len(task.batches(0)), epochs, context.world_size, context.device)
+    training = {k: spec[k] for k in ("lr", "weight_decay", "optimizer", "momentum", "batch_size", "epochs", "milestones", "gamma", "seed",
+                                     "train_clips", "clip_frames", "input_size")}
+    history = fit(model, optimizer, task, epochs=epochs, checkpoint=spec["checkpoint"], kind=checkpoint_kind(config),
+                  config=model.config if config.get("network") == "tvn1" else {**config, "training": training}, context=context, schedule=schedule)
+    if not context.is_main:
+        return
+    model.eval()
+    logits = clip_logits(model, {v: spec["archives"][v] for v in spec["eval_ids"]}, clip_frames, input_size, context.device)
+    ids = list(logits)
+    arrays = {"video_ids": np.asarray([v for v in ids for _ in range(len(logits[v]))]),
+              "clip_index": np.asarray([k for v in ids for k in range(len(logits[v]))], np.int64),
+              "logits": np.concatenate([logits[v] for v in ids]) if ids else np.zeros((0, int(config["num_classes"])), np.float32)}
+    atomic_write(spec["predictions"], lambda fh: np.savez(fh, **arrays))
+    atomic_write(spec["history"], lambda fh: fh.write(json.dumps(history, indent=1).encode()))
+
+
+TASKS = {"descriptor": train_descriptor, "video_transformer": train_video_transformer, "vid_score": train_vid_score,
+         "clip_classifier": train_clip_classifier}
 
 
 @record
