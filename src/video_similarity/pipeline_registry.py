@@ -3,7 +3,8 @@
 from kedro.pipeline import Pipeline
 
 from video_similarity.pipelines import (
-    baselines, evaluate, fivr_retrieval, infer_query, infer_ref, ingest, pca, preprocess, train_ensemble, train_vid_score,
+    action_recognition, baselines, evaluate, fivr_retrieval, infer_query, infer_ref, ingest, pca, preprocess, severe, train_ensemble,
+    train_vid_score,
 )
 
 #: The VSC-2022 descriptor track, in order (baselines: PDQ, the untrained backbone and SSCD alone through pca, infer_ref, infer_query).
@@ -19,4 +20,6 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines["vsc_descriptor"] = sum((pipelines[name] for name in VSC_STAGES), Pipeline([]))
     pipelines["__default__"] = pipelines["vsc_descriptor"]
     pipelines["fivr_retrieval"] = fivr_retrieval.create_pipeline()
+    pipelines["action_recognition"] = action_recognition.create_pipeline()
+    pipelines["severe"] = severe.create_pipeline()
     return pipelines

@@ -1,0 +1,227 @@
+"""The action_recognition pipeline: a UCF-style folder (or the embedded demo) -> clip archives -> TVN-1 per protocol fold -> report.
+
+Training runs as torchrun jobs of the one training entry (task
+``clip_classifier``); each fold's folder is a stamped folder of the one cache
+rule (its settings and a digest of its training archives), so a rerun resumes
+a killed training and reuses a finished one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from video_similarity.action.classifier_jobs import OUTPUTS, classifier_spec, job_result, run_classifier_job
+from video_similarity.action.clip_archives import write_clip_archives
+from video_similarity.action.splits import Fold, group_split, leave_one_group_out, random_split
+from video_similarity.cache import open_stamped
+from video_similarity.config import dataset_name
+from video_similarity.datasets.directory import Directory
+from video_similarity.ingest.problems import DatasetUnusableError
+from video_similarity.pipelines.action_recognition.params import ActionDataParams, ActionRecognitionParams
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------ data
+
+
+def prepare_root(config: ActionDataParams) -> str:
+    """The dataset root; for source ``demo``, the embedded action dataset is rendered there first (existing files kept)."""
+    if not config.root:
+        raise DatasetUnusableError("action_data.root is not set; for UCF50 run with --env=ucf50 --params=ucf_root=/path/to/UCF50")
+    if config.source == "demo":
+        from video_similarity.demo.actions import write_action_demo
+
+        paths = write_action_demo(config.root, config.demo_params(), config.demo_domain)
+        log.info("Action demo (%s domain): %d clips under %s", config.demo_domain, len(paths), config.root)
+    return str(Path(config.root))
+
+
+def index_videos(root: str) -> tuple[pd.DataFrame, list[dict]]:
+    from video_similarity.action.ucf_layout import index_ucf_folder
+
+    videos, problems = index_ucf_folder(root)
+    log.info("Indexed %d clips of %d classes in %d groups under %s; %d file(s) skipped", len(videos), videos["class_name"].nunique(),
+             videos["group"].nunique(), root, len(problems.problems))
+    return videos, problems.records()
+
+
+def clip_folder(store: Path, root: str, config: ActionDataParams) -> Path:
+    """The clip archives of one root and sampling: a stamped folder of its own (two roots never share archives)."""
+    folder = store / dataset_name("clips", root)
+    open_stamped(folder, {"root": str(Path(root).absolute()), "clips": config.clip_params().stamp(), "jpeg_quality": config.jpeg_quality})
+    return folder
+
+
+def decode_clips(videos: pd.DataFrame, problems: list[dict], root: str, store: Path, config: ActionDataParams) -> tuple[pd.DataFrame, dict]:
+    """Clip archives of every indexed video; the manifest (index columns + archive, status) and the ingest report."""
+    manifest = write_clip_archives(videos, clip_folder(store, root, config), config.clip_params(), config.workers)
+    merged = videos.merge(manifest, on="video_id", how="left")
+    failed = merged[merged["status"] != "good"]
+    skipped = list(problems) + [{"file": row.path, "item": row.video_id, "problem": f"{row.error}; skipped",
+                                 "kind": "too_short" if str(row.error).startswith("too short") else "decode_failed"}
+                                for row in failed.itertuples()]
+    for row in failed.itertuples():
+        log.warning("%s: %s; skipped", row.path, row.error)
+    good = merged[merged["status"] == "good"]
+    if good.empty:
+        raise DatasetUnusableError(f"no clip of {root} could be decoded ({len(failed)} failed); see the action ingest report")
+    kinds: dict[str, int] = {}
+    for problem in skipped:
+        kinds[problem["kind"]] = kinds.get(problem["kind"], 0) + 1
+    report = {"root": str(Path(root).resolve()), "videos": int(len(videos) + len(problems)), "usable": int(len(good)),
+              "classes": int(good["class_name"].nunique()), "groups": int(good["group"].nunique()),
+              "sampling": config.clip_params().stamp(), "n_skipped": len(skipped), "skipped_by_kind": kinds, "skipped": skipped}
+    log.info("Clip archives: %d of %d videos usable, %d skipped (%s)", len(good), report["videos"], len(skipped), kinds or "none")
+    return merged, report
+
+
+def locate_action_dataset(data_params: dict) -> str:
+    return prepare_root(ActionDataParams.from_params(data_params))
+
+
+def index_action_videos(root: str) -> tuple[pd.DataFrame, list[dict]]:
+    """The UCF-style index (video_id, path, class_name, label, group, clip) and the files that were skipped."""
+    return index_videos(root)
+
+
+def decode_action_clips(videos: pd.DataFrame, problems: list[dict], root: str, store: Directory, data_params: dict) -> tuple[pd.DataFrame, dict]:
+    return decode_clips(videos, problems, root, store.path, ActionDataParams.from_params(data_params))
+
+
+# ------------------------------------------------------------------ training
+
+
+def protocol_folds(videos: pd.DataFrame, protocols: list[str], test_fraction: float, seed: int) -> list[tuple[str, Fold]]:
+    """(protocol, fold) for every configured protocol; leave-one-group-out gives one fold per group."""
+    folds = []
+    for protocol in protocols:
+        if protocol == "random":
+            folds.append((protocol, random_split(videos, test_fraction, seed)))
+        elif protocol == "group":
+            folds.append((protocol, group_split(videos, test_fraction, seed)))
+        else:
+            folds += [(protocol, fold) for fold in leave_one_group_out(videos)]
+    return folds
+
+
+def train_action_models(manifest: pd.DataFrame, store: Directory, data_params: dict, params: dict, launch_params: dict) -> dict:
+    """Train TVN-1 on every fold of every protocol (resuming); {folds: {name: {protocol, checkpoint, predictions, history, ...}}}."""
+    data, config = ActionDataParams.from_params(data_params), ActionRecognitionParams.from_params(params)
+    videos = manifest[manifest["status"] == "good"].reset_index(drop=True)
+    classes = sorted(videos["class_name"].unique())
+    model = {"network": config.network, "num_classes": len(classes), "dropout": config.dropout}
+    paths = dict(zip(videos["video_id"], videos["path"]))
+    out = {"classes": classes, "num_classes": len(classes), "folds": {}}
+    for protocol, fold in protocol_folds(videos, config.protocols, config.test_fraction, config.split_seed):
+        spec = classifier_spec(f"TVN-1 {fold.name}", model, videos, fold.train, fold.test, data.clip_params().sampling,
+                               config.classifier_training().spec(), store.path / fold.name)
+        log.info("%s: %d training and %d test videos%s", fold.name, len(fold.train), len(fold.test),
+                 " (groups on both sides: this split leaks)" if fold.leaks_groups else "")
+        run_classifier_job(spec, launch_params, stamp_extra=model)
+        out["folds"][fold.name] = {"protocol": protocol, "leaks_groups": fold.leaks_groups, "train": len(fold.train), "test": len(fold.test),
+                                   **{k: spec[k] for k in OUTPUTS}, "train_paths": [paths[v] for v in fold.train]}
+    return out
+
+
+# ------------------------------------------------------------------ evaluation
+
+
+def measure_cpu_latency(model, input_shape: tuple[int, ...], runs: int, threads: int | None) -> tuple[float, int]:
+    """Median milliseconds of one forward pass on the CPU (3 warm-up passes first), and the threads used."""
+    import time
+
+    import torch
+
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        model = model.cpu().eval()
+        x = torch.rand(1, *input_shape)
+        times = []
+        with torch.no_grad():
+            for i in range(3 + max(1, runs)):
+                started = time.perf_counter()
+                model(x)
+                if i >= 3:
+                    times.append((time.perf_counter() - started) * 1000)
+        return float(np.median(times)), torch.get_num_threads()
+    finally:
+        torch.set_num_threads(previous)
+
+
+def model_cost(checkpoint: str, clip_frames: int, size: int, runs: int, threads: int | None) -> dict:
+    """Parameters, multiply-accumulates and CPU latency of one trained TVN-1, at the run's input and the notes'."""
+    from video_similarity.models.tvn import count_parameters, load_tiny_video_net, multiply_accumulates
+
+    net = load_tiny_video_net(checkpoint)
+    shape = (3, clip_frames, size, size)
+    latency, used = measure_cpu_latency(net, shape, runs, threads)
+    return {"parameters": count_parameters(net), "parameters_body": count_parameters(net.blocks),
+            "macs": multiply_accumulates(net, shape), "macs_notes_input": multiply_accumulates(net, (3, 8, 200, 200)),
+            "input": "x".join(map(str, shape)), "cpu_ms_per_clip": latency, "threads": used, "runs": runs}
+
+
+def reversal_notes(classes: list[str]) -> list[str]:
+    """On the demo's classes: TVN-1 cannot tell a clip from its reverse, which caps what it can score."""
+    from video_similarity.demo.actions import MOTIONS
+
+    if not set(classes) <= set(MOTIONS):
+        return []
+    kinds = [MOTIONS[c][0] for c in classes]
+    pairs = sum(1 for k in set(kinds) if kinds.count(k) == 2)
+    if not pairs:
+        return []
+    return [f"TVN-1's only temporal layer is a max-pool over frame pairs, and every later layer averages over time, so a clip and its "
+            f"reverse give the same output (tests/models/test_tvn.py). {pairs} pair(s) of these classes differ only by direction, so "
+            f"no TVN-1 can score above {100 * (len(classes) - pairs) / len(classes):.1f} % on a balanced test set of them."]
+
+
+def evaluate_action_models(manifest: pd.DataFrame, models: dict, ingest_report: dict, data_params: dict, params: dict):
+    """Metrics (JSON), the markdown report, the confusion matrices and the training curves of every protocol."""
+    from video_similarity.action.metrics import chance_accuracy
+    from video_similarity.action.report import confusion_figure, curves_figure, markdown
+
+    data, config = ActionDataParams.from_params(data_params), ActionRecognitionParams.from_params(params)
+    videos = manifest[manifest["status"] == "good"]
+    labels = dict(zip(videos["video_id"], videos["label"].astype(int)))
+    classes, num_classes = models["classes"], int(models["num_classes"])
+    protocols: dict[str, dict] = {}
+    confusions: dict[str, np.ndarray] = {}
+    histories: dict[str, list[dict]] = {}
+    per_fold = {}
+    for name, fold in models["folds"].items():
+        result = job_result(fold, labels, num_classes)
+        histories[name] = json.loads(Path(fold["history"]).read_text())
+        per_fold[name] = {"protocol": fold["protocol"], "clip_accuracy": result.clip_accuracy, "video_accuracy": result.video_accuracy,
+                          "mean_class_accuracy": result.mean_class_accuracy, "clips": result.clips, "videos": result.videos,
+                          "leaks_groups": fold["leaks_groups"]}
+        p = fold["protocol"]
+        confusions[p] = confusions.get(p, 0) + result.confusion
+        protocols.setdefault(p, []).append(per_fold[name])
+    summary = {}
+    for p, rows in protocols.items():  # several folds (leave-one-group-out): the mean over folds, as the published figures
+        summary[p] = {k: float(np.mean([r[k] for r in rows])) for k in ("clip_accuracy", "video_accuracy", "mean_class_accuracy")}
+        summary[p] |= {"folds": len(rows), "videos": int(sum(r["videos"] for r in rows)), "leaks_groups": any(r["leaks_groups"] for r in rows)}
+    sampling = data.clip_params().sampling
+    first = next(iter(models["folds"].values()))
+    cost = model_cost(first["checkpoint"], sampling.frames, sampling.size, config.latency_runs, config.latency_threads)
+    notes = []
+    if "random" in summary and "group" in summary:
+        gap = summary["random"]["video_accuracy"] - summary["group"]["video_accuracy"]
+        notes.append(f"random split minus group-held-out, video top-1: {100 * gap:+.1f} points (the random split has clips of one group on both sides)")
+    notes += reversal_notes(classes)
+    root = Path(ingest_report["root"])
+    metrics = {"network": "TVN-1", "dataset": f"{root.parent.name}/{root.name}", "videos": int(len(videos)),
+               "num_classes": num_classes, "classes": classes, "groups": int(videos["group"].nunique()),
+               "sampling": f"{sampling.frames} frames every {sampling.stride}, {sampling.size} px, {data.clips} clips per video",
+               "chance": chance_accuracy(list(labels.values())), "protocols": summary, "folds": per_fold, "cost": cost, "notes": notes}
+    for p, s in summary.items():
+        log.info("TVN-1, %s: video top-1 %.3f, clip top-1 %.3f (chance %.3f)", p, s["video_accuracy"], s["clip_accuracy"], metrics["chance"])
+    return metrics, markdown(metrics), confusion_figure(confusions, classes), curves_figure(histories)
