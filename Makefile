@@ -20,7 +20,7 @@ help:
 	@echo "make test   - create .venv if missing, run the test suite"
 	@echo "make viz    - open kedro-viz on the project's pipelines"
 	@echo "make notebook - install Jupyter Lab into .venv and open the notebooks with the catalog loaded"
-	@echo "make bench  - preprocess and extraction throughput next to plain PyAV decoding; evaluator time; Chamfer throughput at FIVR-5K scale"
+	@echo "make bench  - preprocess and extraction throughput next to plain PyAV decoding; evaluator time; Chamfer throughput at FIVR-5K scale; TVN-1 CPU latency per clip"
 	@echo "make soak   - preprocess over good and broken videos, stopped at random points by SIGINT / SIGTERM / SIGKILL and resumed (docs/reliability.md)"
 
 install: $(STAMP)
@@ -56,6 +56,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_preprocess.py
 	$(BIN)/python benchmarks/bench_extraction.py
 	$(BIN)/python benchmarks/bench_chamfer.py
+	$(BIN)/python benchmarks/bench_tvn.py
 
 clean-demo:
 	rm -rf data/01_raw/demo data/01_raw/demo_fivr data/0[2-8]_*/demo
