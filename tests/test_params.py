@@ -17,6 +17,10 @@ from video_similarity.frames.scene_layout import SceneDetectionParams
 from video_similarity.pipelines.infer_query.nodes import VideoScoreParams
 from video_similarity.pipelines.train_ensemble.params import TrainEnsembleParams
 from video_similarity.pipelines.train_vid_score.nodes import TrainVideoScoreParams
+from video_similarity.action.probe import ProbeParams
+from video_similarity.demo.actions import ActionDemoParams
+from video_similarity.pipelines.action_recognition.params import ActionDataParams, ActionRecognitionParams, ClassifierTraining
+from video_similarity.pipelines.severe.params import SevereParams
 
 BASE = Path(__file__).resolve().parents[1] / "conf" / "base"
 
@@ -43,6 +47,12 @@ SECTIONS = [
     (RetrievalParams, ("retrieval",)),
     (VideoEncoderParams, ("retrieval", "video_encoder")),
     (SimilarityParams, ("retrieval", "similarity")),
+    (ActionDataParams, ("action_data",)),
+    (ActionDemoParams, ("action_data", "demo")),
+    (ActionRecognitionParams, ("action_recognition",)),
+    (ClassifierTraining, ("action_recognition", "training")),
+    (SevereParams, ("severe",)),
+    (ProbeParams, ("severe", "probe")),
 ]
 
 
@@ -52,7 +62,8 @@ def test_defaults_live_in_one_place_and_agree_with_conf_base(cls, path):
     section = base_section(*path)
     cls.from_params(section)  # conf/base parses
     defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
-    nested = {"subsets", "demo", "encoders", "similarity", "video_encoder", "models"}  # parsed by their own types
+    nested = {"subsets", "demo", "encoders", "similarity", "video_encoder", "models", "training", "datasets", "settings",
+              "sample_sizes", "probe", "finetune"}  # parsed by their own types
     for key, value in section.items():
         if key in nested or key not in defaults or isinstance(value, str) and "${" in value:
             continue

@@ -77,3 +77,14 @@ def test_the_manifest_keeps_the_index_order_and_every_video(tmp_path):
     manifest = write_clip_archives(index, tmp_path / "clips", PARAMS, workers=1)
     assert manifest["video_id"].tolist() == ["b", "a"]
     assert manifest["status"].tolist() == ["failed", "good"] and "empty" in manifest["error"].iloc[0]
+
+
+def test_a_stream_that_breaks_is_used_up_to_the_break(tmp_path):
+    from tests.helpers import write_indexed_video, write_truncated
+
+    full = write_indexed_video(tmp_path / "full.mp4", 80, 10.0, (160, 64), options={"movflags": "faststart"})
+    cut = write_truncated(full, tmp_path / "cut.mp4", 0.8)
+    row = write_clip_archive("cut", str(cut), str(tmp_path / "cut.zip"), PARAMS)
+    assert row["status"] == "partial" and "breaks after" in row["error"] and PARAMS.min_frames <= row["frames_decoded"] < 80
+    again = write_clip_archive("cut", str(cut), str(tmp_path / "cut.zip"), PARAMS)  # current: the status is kept
+    assert (again["status"], again["error"]) == ("partial", row["error"])

@@ -7,7 +7,7 @@ from video_similarity.demo.actions import MOTIONS, ActionDemoParams, pose, write
 
 
 def test_opposite_directions_visit_the_same_poses_in_reverse_order():
-    start = np.random.default_rng(0).random(4)
+    start = np.random.default_rng(0).random(5)
     for motion in ("drift", "rotate", "zoom"):
         forward = [pose(motion, 1, u, start, 1.0) for u in np.linspace(0, 1, 9)]
         backward = [pose(motion, -1, u, start, 1.0) for u in np.linspace(0, 1, 9)][::-1]
@@ -27,6 +27,10 @@ def test_the_demo_is_a_ucf_layout_with_groups_and_every_class(tmp_path):
     made = {p: p.stat().st_mtime_ns for p in paths}
     write_action_demo(tmp_path, params, "shapes")  # files already there are kept
     assert all(p.stat().st_mtime_ns == t for p, t in made.items())
+    (tmp_path / "DriftRight" / "notes.txt").write_text("mine")
+    fewer = write_action_demo(tmp_path, ActionDemoParams(classes=("DriftRight", "Bounce"), groups=2, clips_per_group=1, frames=12, size=32), "shapes")
+    assert sorted(p.name for p in tmp_path.glob("*/v_*.mp4")) == sorted(p.name for p in fewer) and len(fewer) == 4  # other settings: redone
+    assert (tmp_path / "DriftRight" / "notes.txt").read_text() == "mine"  # what is not the demo's is left alone
 
 
 def test_every_class_has_a_motion():

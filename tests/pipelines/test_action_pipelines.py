@@ -16,19 +16,24 @@ def action_run(project):
     (root / "DriftRight").mkdir(parents=True, exist_ok=True)
     (root / "DriftRight" / "v_DriftRight_g09_c01.mp4").write_bytes(b"\x00" * 64)  # parses, does not decode
     (root / "DriftRight" / "holiday.mp4").write_bytes(b"")  # does not parse
+    (root / "Juggling").mkdir()
+    (root / "Juggling" / "v_Juggling_g01_c01.mp4").write_bytes(b"\x01" * 64)  # a class whose only file fails: no label gap
     run_pipeline(project, "action_recognition")
     return project
 
 
 def test_bad_files_are_reported_and_skipped(action_run):
     report = json.loads((action_run / REPORTS / "action_ingest_report.json").read_text())
-    assert report["skipped_by_kind"] == {"unparsed_name": 1, "decode_failed": 1}
-    assert report["usable"] == 3 * 4 * 2 and report["groups"] == 4
+    assert report["skipped_by_kind"] == {"unparsed_name": 1, "decode_failed": 2}
+    assert report["usable"] == 3 * 4 * 2 and report["groups"] == 4 and report["classes"] == 3
+    clips = pd.read_parquet(action_run / "data/02_intermediate/test/action_clips.parquet")
+    usable = clips[clips["status"] == "good"]
+    assert sorted(usable["label"].unique()) == [0, 1, 2] and (clips.loc[clips["status"] == "failed", "label"] == -1).all()
 
 
 def test_every_protocol_is_trained_evaluated_and_named(action_run):
     metrics = json.loads((action_run / REPORTS / "action_metrics.json").read_text())
-    assert set(metrics["protocols"]) == {"group", "random", "logo"}
+    assert set(metrics["protocols"]) == {"group", "random", "logo"} and metrics["num_classes"] == 3
     assert metrics["protocols"]["logo"]["folds"] == 4 and metrics["protocols"]["logo"]["videos"] == 24
     assert metrics["protocols"]["random"]["leaks_groups"] and not metrics["protocols"]["group"]["leaks_groups"]
     for figures in metrics["protocols"].values():
@@ -50,7 +55,7 @@ def test_a_second_run_reuses_the_trained_folds(action_run):
 
 
 def test_severe_covers_every_encoder_and_setting_with_ranks(action_run):
-    run_pipeline(action_run, "severe")
+    run_pipeline(action_run, "severe", runtime_params={"launch": {"nproc_per_node": 2}})  # sharded extraction, DDP fine-tuning
     results = pd.read_csv(action_run / REPORTS / "severe_results.csv")
     linear = results[results["method"] == "linear"]
     assert set(linear["encoder"]) == {"tvn1_trained", "tvn1_random", "r2plus1d_18_random"}

@@ -16,8 +16,9 @@ and the last one (clip starts are multiples of the stride).
 
 An archive is current while its source key (``frames.archive.source_key``)
 and settings match; a video that fails to decode or is too short is recorded
-as failed with its reason and skipped, and a job that kills its worker costs
-only that video (``parallel.run_parallel``).
+as failed with its reason and skipped, a stream that breaks after enough frames
+is used up to the break (status ``partial``, the error says where), and a job
+that kills its worker costs only that video (``parallel.run_parallel``).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from video_similarity.frames.archive import ArchiveSettings, read_meta, source_k
 from video_similarity.video.decode import SampledFrame, VideoDecodeError
 
 MANIFEST_COLUMNS = ["video_id", "archive", "status", "error", "frames_decoded", "clips"]
+#: Statuses of a video whose clips are used: decoded whole, or up to a break in its stream (the error says where).
+USABLE = ("good", "partial")
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,9 @@ class ClipArchiveParams:
                 "min_frames": self.min_frames}
 
 
-def decode_kept_frames(path: str | Path, stride: int, size: int) -> tuple[dict[int, np.ndarray], int]:
-    """Every ``stride``-th decoded frame and the last one, short side ``size`` then centre-cropped; and the frame count."""
+def decode_kept_frames(path: str | Path, stride: int, size: int) -> tuple[dict[int, np.ndarray], int, str | None]:
+    """Every ``stride``-th decoded frame and the last one, short side ``size`` then centre-cropped; the frame count; and,
+    for a stream that breaks after some frames, what broke (the frames before the break are kept)."""
     import av
     from av.video.reformatter import VideoReformatter
 
@@ -62,7 +66,7 @@ def decode_kept_frames(path: str | Path, stride: int, size: int) -> tuple[dict[i
     from video_similarity.video.decode import _frame_to_rgb, _open
 
     container = _open(path)
-    kept, last, count = {}, None, 0
+    kept, last, count, broken = {}, None, 0, None
     try:
         stream = container.streams.video[0]
         reformatter = VideoReformatter()
@@ -75,14 +79,16 @@ def decode_kept_frames(path: str | Path, stride: int, size: int) -> tuple[dict[i
                     last = frame
                 count += 1
         except av.error.FFmpegError as exc:
-            raise VideoDecodeError(path, f"stream breaks after {count} frames ({exc})" if count else f"cannot decode video ({exc})") from exc
+            if not count:
+                raise VideoDecodeError(path, f"cannot decode video ({exc})") from exc
+            broken = f"stream breaks after {count} frames ({exc}); the frames before the break are used"
         if last is not None:
             kept[count - 1] = center_crop(_frame_to_rgb(last, size, reformatter), size)
     finally:
         container.close()
     if count == 0:
         raise VideoDecodeError(path, "no decodable video frames")
-    return kept, count
+    return kept, count, broken
 
 
 def clip_plan(n_frames: int, sampling: ClipSampling, clips: int) -> list[list[int]]:
@@ -96,18 +102,21 @@ def write_clip_archive(video_id: str, path: str, out: str, params: ClipArchivePa
     try:
         if not Path(path).is_file():
             raise VideoDecodeError(path, "file does not exist")
-        key = source_key(path, known=known_key)
         meta = read_meta(out)
+        key = source_key(path, known=known_key or (meta or {}).get("source_key"))  # unchanged path, size, mtime: no bytes read
         if meta is not None and meta.get("source_key") == key and meta.get("clip_settings") == params.stamp():
-            return {**row, "status": "good", "frames_decoded": meta["frames_decoded"], "clips": len(meta["clips"])}
-        kept, count = decode_kept_frames(path, params.sampling.stride, params.sampling.size)
+            broken = meta.get("stream_error")
+            return {**row, "status": "partial" if broken else "good", "error": broken, "frames_decoded": meta["frames_decoded"],
+                    "clips": len(meta["clips"])}
+        kept, count, broken = decode_kept_frames(path, params.sampling.stride, params.sampling.size)
         if count < params.min_frames:
-            return {**row, "error": f"too short: {count} frames, at least {params.min_frames} needed", "frames_decoded": count}
+            too_short = f"too short: {count} frames, at least {params.min_frames} needed"
+            return {**row, "error": f"{too_short} ({broken})" if broken else too_short, "frames_decoded": count}
         plan = clip_plan(count, params.sampling, params.clips)
         frames = (SampledFrame(i, float(i), float(i + 1), kept[i]) for clip in plan for i in clip)
-        write_archive(out, video_id, frames, params.settings(),
-                      extra={"source_key": key, "clip_settings": params.stamp(), "clips": plan, "frames_decoded": count})
-        return {**row, "status": "good", "frames_decoded": count, "clips": len(plan)}
+        write_archive(out, video_id, frames, params.settings(), extra={"source_key": key, "clip_settings": params.stamp(), "clips": plan,
+                                                                        "frames_decoded": count, "stream_error": broken})
+        return {**row, "status": "partial" if broken else "good", "error": broken, "frames_decoded": count, "clips": len(plan)}
     except (VideoDecodeError, OSError, ValueError) as error:
         return {**row, "error": str(error)}
 

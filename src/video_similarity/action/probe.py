@@ -52,6 +52,12 @@ class ProbeParams:
         if self.solver not in ("sgd", "lbfgs"):
             raise ValueError(f"probe.solver must be sgd or lbfgs, got {self.solver!r}")
 
+    @classmethod
+    def from_params(cls, params: dict | None) -> "ProbeParams":
+        from video_similarity.params import parse
+
+        return parse(cls, params, "severe.probe")
+
 
 def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, params: ProbeParams) -> np.ndarray:
     """Predicted labels of ``test_x`` by a linear classifier fitted on (train_x, train_y)."""

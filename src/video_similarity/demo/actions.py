@@ -3,9 +3,11 @@
 Every clip shows one object (a sprite) over a background; its class is how
 the object moves: drifting right or left, rotating clockwise or anticlockwise,
 zooming in or out, bouncing (periodic, vertical) or swinging (periodic,
-horizontal). Start position, angle, scale, phase and speed are drawn so that
-any single frame is equally likely under every class: only the order of the
-frames tells the class.
+horizontal). Start position, angle, size, phase and speed are drawn per clip
+so that a single frame is ambiguous: the two classes of a pair of opposite
+directions visit the same poses in reverse order (tested), so only the order
+of the frames tells them apart; across kinds, where the object is and how big
+it is overlap (every clip draws its size from the range a zoom sweeps).
 
 A group (``gGG``) is one background and one object, like one long source
 video of UCF50; its clips (``cCC``) differ in start, speed and phase, so
@@ -52,15 +54,15 @@ class ActionDemoParams:
     """``ingest.action_demo``: how many classes, groups and clips, and how they are rendered."""
 
     classes: tuple[str, ...] = tuple(MOTIONS)
-    groups: int = 6
-    clips_per_group: int = 3
+    groups: int = 20
+    clips_per_group: int = 2
     frames: int = 90  # per clip; the notes' sampling reads 8 of the first 80
     fps: float = 30.0
-    size: int = 96  # rendered frame side (the clips are resized to the sampling's size)
+    size: int = 64  # rendered frame side (the clips are resized to the sampling's size)
     speeds: tuple[float, ...] = (0.7, 1.0, 1.4)  # relative speed of a clip, drawn per clip
     distractors: int = 2  # static shapes of the background
-    radius: float = 0.17  # the object's radius, a fraction of the frame side (zooms scale it by 0.4 .. 1.5)
-    pan: float = 0.4  # how far the camera pans over a photograph background during a clip (fraction of its free width)
+    radius: float = 0.24  # the object's radius, a fraction of the frame side (zooms scale it by 0.4 .. 1.5)
+    pan: float = 0.0  # how far the camera pans over a photograph background during a clip (fraction of its free width)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -69,6 +71,12 @@ class ActionDemoParams:
             raise ValueError(f"action_demo.classes: unknown class(es) {unknown}; known: {', '.join(MOTIONS)}")
         if self.groups < 2 or self.clips_per_group < 1 or self.frames < 1 or self.size < 16:
             raise ValueError("action_demo needs groups >= 2, clips_per_group >= 1, frames >= 1 and size >= 16")
+
+    @classmethod
+    def from_params(cls, params: dict | None) -> "ActionDemoParams":
+        from video_similarity.params import parse
+
+        return parse(cls, params, "action_data.demo")
 
 
 @dataclass(frozen=True)
@@ -81,18 +89,23 @@ class Pose:
     radius: float
 
 
-def pose(motion: str, sign: int, u: float, start: np.ndarray, speed: float, radius: float = 0.17) -> Pose:
-    """The object's pose at ``u`` in [0, 1] of the clip; ``start`` holds 4 uniform draws in [0, 1) fixing the clip's offsets."""
+SIZE_RANGE = (0.4, 1.5)  # the object's size, relative to ``radius``: what a zoom sweeps, and what other clips draw from
+
+
+def pose(motion: str, sign: int, u: float, start: np.ndarray, speed: float, radius: float = 0.24) -> Pose:
+    """The object's pose at ``u`` in [0, 1] of the clip; ``start`` holds 5 uniform draws in [0, 1) fixing the clip's offsets."""
     travel = 0.5 * speed  # a drift crosses half the frame at speed 1
     x0, y0 = 0.3 + 0.4 * start[0], 0.3 + 0.4 * start[1]
     angle0 = 2 * math.pi * start[2]
     phase = 2 * math.pi * start[3]
+    low, high = (math.log(f * radius) for f in SIZE_RANGE)
+    if motion != "zoom":  # a size drawn log-uniformly from what a zoom sweeps, so the size alone does not tell a zoom
+        radius = math.exp(low + (high - low) * start[4])
     if motion == "drift":  # the path is centred on x0, so every position is as likely under both directions
         return Pose(x0 + sign * travel * (u - 0.5), y0, angle0, radius)
     if motion == "rotate":
         return Pose(x0, y0, angle0 + sign * 2 * math.pi * speed * u, radius)
-    if motion == "zoom":  # radius from 0.4 to 1.5 times the object's (or back), on a log scale
-        low, high = math.log(0.4 * radius), math.log(1.5 * radius)
+    if motion == "zoom":  # the size sweeps SIZE_RANGE (or back), on a log scale
         middle, half = (low + high) / 2, (high - low) / 2 * min(1.0, speed)
         return Pose(x0, y0, angle0, math.exp(middle + sign * half * (2 * u - 1)))
     if motion == "bounce":  # |sin|: falls, hits the floor, rises, two bounces per clip at speed 1
@@ -173,17 +186,32 @@ def render_frame(look: GroupLook, p: Pose, size: int, u: float, pan: float = 0.4
 
 def render_clip(class_name: str, look: GroupLook, rng: np.random.Generator, params: ActionDemoParams) -> list[np.ndarray]:
     motion, sign = MOTIONS[class_name]
-    start, speed = rng.random(4), float(rng.choice(params.speeds))
+    start, speed = rng.random(5), float(rng.choice(params.speeds))
     n = params.frames
     return [render_frame(look, pose(motion, sign, k / max(1, n - 1), start, speed, params.radius), params.size, k / max(1, n - 1), params.pan)
             for k in range(n)]
 
 
+STAMP = ".action_demo.json"
+
+
 def write_action_demo(root: str | Path, params: ActionDemoParams, domain: str = "photos") -> list[Path]:
-    """Render the demo into ``root/<Class>/v_<Class>_gGG_cCC.mp4`` (files already there are kept); the paths."""
+    """Render the demo into ``root/<Class>/v_<Class>_gGG_cCC.mp4``; the paths.
+
+    Files already there are kept while the settings are those of ``root/.action_demo.json``;
+    with other settings the demo's own files (``v_*.mp4`` in its class folders) are removed first.
+    """
+    import json
+    from dataclasses import asdict
+
     from video_similarity.video.encode import write_video
 
     root = Path(root)
+    stamp = json.loads(json.dumps({"params": asdict(params), "domain": domain}))
+    previous = json.loads((root / STAMP).read_text()) if (root / STAMP).is_file() else None
+    if previous is not None and previous != stamp:
+        for stale in (p for c in MOTIONS for p in (root / c).glob("v_*.mp4")):
+            stale.unlink()
     paths = []
     for g in range(1, params.groups + 1):
         look = group_look(domain, np.random.default_rng((params.seed, DOMAINS.index(domain), g)), params.distractors)
@@ -195,4 +223,6 @@ def write_action_demo(root: str | Path, params: ActionDemoParams, domain: str = 
                     path.parent.mkdir(parents=True, exist_ok=True)
                     write_video(path, render_clip(class_name, look, clip_rng, params), params.fps, quality=3)
                 paths.append(path)
+    root.mkdir(parents=True, exist_ok=True)
+    (root / STAMP).write_text(json.dumps(stamp, indent=1))
     return paths

@@ -461,6 +461,7 @@ class TVNEncoder(nn.Module):
 
     def __init__(self, net: TinyVideoNet, clip_frames: int, input_size: int):
         super().__init__()
+        net.fc = nn.Identity()  # the features are the output: no head parameters that get no gradient (DDP fine-tuning)
         self.net, self.dim = net, net.dim
         self.clip_frames, self.input_size, self.frame_stride = int(clip_frames), int(input_size), 1
 

@@ -387,8 +387,9 @@ class ClipClassificationTask:
             self.examples = [(v, k) for v in train for k in range(archive_clip_count(spec["archives"][v], clip_frames))]
         else:
             self.examples = [(v, 0) for v in train]
-        curve = list(spec["eval_ids"])[: int(spec["curve_videos"])]
-        self.curve = curve
+        ids = list(spec["eval_ids"])  # in index order (by class): an evenly spaced sample covers every class
+        step = max(1, -(-len(ids) // max(1, int(spec["curve_videos"]))))
+        self.curve = ids[::step]
         self.criterion = torch.nn.CrossEntropyLoss()
 
     def clips(self, pairs: list[tuple[str, int]]):

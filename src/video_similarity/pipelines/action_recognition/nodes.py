@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from video_similarity.action.classifier_jobs import OUTPUTS, classifier_spec, job_result, run_classifier_job
-from video_similarity.action.clip_archives import write_clip_archives
+from video_similarity.action.clip_archives import USABLE, write_clip_archives
 from video_similarity.action.splits import Fold, group_split, leave_one_group_out, random_split
 from video_similarity.cache import open_stamped
 from video_similarity.config import dataset_name
@@ -62,19 +62,26 @@ def decode_clips(videos: pd.DataFrame, problems: list[dict], root: str, store: P
     """Clip archives of every indexed video; the manifest (index columns + archive, status) and the ingest report."""
     manifest = write_clip_archives(videos, clip_folder(store, root, config), config.clip_params(), config.workers)
     merged = videos.merge(manifest, on="video_id", how="left")
-    failed = merged[merged["status"] != "good"]
+    usable = merged["status"].isin(USABLE)
+    # labels over the classes that have usable videos: a class whose every file failed leaves no gap in the label space
+    classes = sorted(merged.loc[usable, "class_name"].unique())
+    merged["label"] = merged["class_name"].map({c: i for i, c in enumerate(classes)}).where(usable, -1).fillna(-1).astype(int)
+    for row in merged[merged["status"] == "partial"].itertuples():
+        log.warning("%s: %s", row.path, row.error)
+    failed = merged[~usable]
     skipped = list(problems) + [{"file": row.path, "item": row.video_id, "problem": f"{row.error}; skipped",
                                  "kind": "too_short" if str(row.error).startswith("too short") else "decode_failed"}
                                 for row in failed.itertuples()]
     for row in failed.itertuples():
         log.warning("%s: %s; skipped", row.path, row.error)
-    good = merged[merged["status"] == "good"]
+    good = merged[usable]
     if good.empty:
         raise DatasetUnusableError(f"no clip of {root} could be decoded ({len(failed)} failed); see the action ingest report")
     kinds: dict[str, int] = {}
     for problem in skipped:
         kinds[problem["kind"]] = kinds.get(problem["kind"], 0) + 1
     report = {"root": str(Path(root).resolve()), "videos": int(len(videos) + len(problems)), "usable": int(len(good)),
+              "partial": int((merged["status"] == "partial").sum()),
               "classes": int(good["class_name"].nunique()), "groups": int(good["group"].nunique()),
               "sampling": config.clip_params().stamp(), "n_skipped": len(skipped), "skipped_by_kind": kinds, "skipped": skipped}
     log.info("Clip archives: %d of %d videos usable, %d skipped (%s)", len(good), report["videos"], len(skipped), kinds or "none")
@@ -113,7 +120,7 @@ def protocol_folds(videos: pd.DataFrame, protocols: list[str], test_fraction: fl
 def train_action_models(manifest: pd.DataFrame, store: Directory, data_params: dict, params: dict, launch_params: dict) -> dict:
     """Train TVN-1 on every fold of every protocol (resuming); {folds: {name: {protocol, checkpoint, predictions, history, ...}}}."""
     data, config = ActionDataParams.from_params(data_params), ActionRecognitionParams.from_params(params)
-    videos = manifest[manifest["status"] == "good"].reset_index(drop=True)
+    videos = manifest[manifest["status"].isin(USABLE)].reset_index(drop=True)
     classes = sorted(videos["class_name"].unique())
     model = {"network": config.network, "num_classes": len(classes), "dropout": config.dropout}
     paths = dict(zip(videos["video_id"], videos["path"]))
@@ -189,7 +196,7 @@ def evaluate_action_models(manifest: pd.DataFrame, models: dict, ingest_report: 
     from video_similarity.action.report import confusion_figure, curves_figure, markdown
 
     data, config = ActionDataParams.from_params(data_params), ActionRecognitionParams.from_params(params)
-    videos = manifest[manifest["status"] == "good"]
+    videos = manifest[manifest["status"].isin(USABLE)]
     labels = dict(zip(videos["video_id"], videos["label"].astype(int)))
     classes, num_classes = models["classes"], int(models["num_classes"])
     protocols: dict[str, dict] = {}

@@ -33,7 +33,7 @@ class ActionDataParams:
     root: str | None = "data/01_raw/actions_demo/photos"
     demo_domain: str = "photos"  # the demo's rendering domain (demo/actions.py)
     demo: dict = field(default_factory=dict)  # ActionDemoParams
-    sampling: object = "notes"  # notes | released_tvn1 | {frames, stride, size}
+    sampling: object = field(default_factory=lambda: {"frames": 8, "stride": 10, "size": 32})  # notes | released_tvn1 | {frames, stride, size}
     clips: int = 3  # uniformly spaced clips per video (video-level results average them)
     min_frames: int = 11  # shorter videos are reported and skipped (a clip would be one frame repeated)
     jpeg_quality: int = 95
@@ -51,7 +51,7 @@ class ActionDataParams:
         return config
 
     def demo_params(self) -> ActionDemoParams:
-        return parse(ActionDemoParams, self.demo, "action_data.demo")
+        return ActionDemoParams.from_params(self.demo)
 
     def clip_params(self) -> ClipArchiveParams:
         return ClipArchiveParams(sampling_from(self.sampling), self.clips, self.min_frames, self.jpeg_quality)
@@ -66,7 +66,7 @@ class ClassifierTraining:
     weight_decay: float = 1e-4
     momentum: float = 0.9  # sgd only
     batch_size: int = 16  # clips per process and step
-    epochs: int = 12
+    epochs: int = 20
     milestones: list = field(default_factory=list)  # epochs at which the lr is multiplied by gamma
     gamma: float = 0.1
     train_clips: str = "first"  # first: the notes' one clip per video (8 of the first 80 frames) | all
@@ -74,7 +74,7 @@ class ClassifierTraining:
     seed: int = 0
 
     @classmethod
-    def from_params(cls, params: dict | None, section: str) -> "ClassifierTraining":
+    def from_params(cls, params: dict | None, section: str = "action_recognition.training") -> "ClassifierTraining":
         config = parse(cls, params, section)
         if config.optimizer not in ("adam", "sgd") or config.train_clips not in ("first", "all"):
             raise ValueError(f"{section}: optimizer is adam or sgd, train_clips first or all")

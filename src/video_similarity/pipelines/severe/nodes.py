@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 
 from video_similarity.action.classifier_jobs import classifier_spec, job_result, run_classifier_job
+from video_similarity.action.clip_archives import USABLE
+from video_similarity.action.sampling import ClipSampling
 from video_similarity.action.metrics import chance_accuracy
 from video_similarity.action.probe import balanced_subset, linear_probe
 from video_similarity.action.splits import group_split
@@ -78,7 +80,17 @@ def _encoders(config: SevereParams, action_models: dict | None, pretrained_weigh
     return entries
 
 
-def extract_severe_features(videos: pd.DataFrame, action_models: dict, params: dict, pretrained_weights: dict,
+def check_clip_frames(entries: dict[str, dict], frames: int, dataset: str) -> None:
+    """A clip encoder reading the clip archives must take the archives' clip length, or its clips would straddle two."""
+    for name, entry in entries.items():
+        options = entry.get("options") or {}
+        if options.get("clip_source") == "archive" or entry["builder"] == "tvn1":
+            if "clip_frames" in options and int(options["clip_frames"]) != frames:
+                raise ValueError(f"severe encoder {name!r}: clip_frames {options['clip_frames']} but the clip archives of {dataset} hold "
+                                 f"clips of {frames} frames (action_data.sampling.frames); set them equal")
+
+
+def extract_severe_features(videos: pd.DataFrame, action_models: dict, params: dict, action_data: dict, pretrained_weights: dict,
                             launch_params: dict, store: Directory) -> dict:
     """Every encoder's per-video items of every dataset (``<dataset>/<encoder>/<video>.npz``); {dataset: {encoder: {folder, failed}}}."""
     config = SevereParams.from_params(params)
@@ -86,9 +98,11 @@ def extract_severe_features(videos: pd.DataFrame, action_models: dict, params: d
     entries = {name: entry for name, (entry, _) in described.items()}
     out: dict[str, dict] = {"encoders": {n: {"builder": e["builder"], "weights": label, "stamp": encoder_stamp(e)} for n, (e, label) in described.items()},
                             "datasets": {}}
-    for dataset, rows in videos[videos["status"] == "good"].groupby("dataset", sort=False):
+    for dataset, rows in videos[videos["status"].isin(USABLE)].groupby("dataset", sort=False):
         cache = store.path / dataset
-        jobs = {row.video_id: {"archive": row.archive, "video": None} for row in rows.itertuples()}
+        check_clip_frames(entries, dataset_params(action_data, config.datasets[dataset]).clip_params().sampling.frames, dataset)
+        # the source video too: a clip encoder left at clip_source "video" decodes it at its own rate
+        jobs = {row.video_id: {"archive": row.archive, "video": row.path} for row in rows.itertuples()}
         log.info("severe: %d encoder(s) over the %d videos of %s", len(entries), len(jobs), dataset)
         extract(entries, jobs, cache, launch_params, config.batch_size)
         out["datasets"][dataset] = {n: {"folder": str(cache / n), "failed": failures(cache / n)} for n in entries}
@@ -112,7 +126,7 @@ def video_features(folder: str, video_ids: list[str]) -> tuple[np.ndarray, list[
 
 def setting_split(videos: pd.DataFrame, setting: Setting, config: SevereParams) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(train, test) of one setting: the dataset's group-held-out split, its class subset, a balanced training subset."""
-    rows = videos[(videos["dataset"] == setting.dataset) & (videos["status"] == "good")]
+    rows = videos[(videos["dataset"] == setting.dataset) & videos["status"].isin(USABLE)]
     fold = group_split(rows, config.test_fraction, config.split_seed)  # on the whole dataset: the TVN's group fold
     if setting.classes:
         missing = sorted(set(setting.classes) - set(rows["class_name"]))
@@ -122,6 +136,11 @@ def setting_split(videos: pd.DataFrame, setting: Setting, config: SevereParams) 
     rows = rows.assign(label=rows["class_name"].map({c: i for i, c in enumerate(sorted(rows["class_name"].unique()))}))
     train, test = rows[rows["video_id"].isin(fold.train)], rows[rows["video_id"].isin(fold.test)]
     return balanced_subset(train, setting.sample_size, config.subset_seed), test
+
+
+def class_count(train: pd.DataFrame, test: pd.DataFrame) -> int:
+    """The setting's label space (``setting_split`` labels every class of the dataset's subset, on either side)."""
+    return int(max(train["label"].max(), test["label"].max())) + 1
 
 
 def probe_results(videos: pd.DataFrame, features: dict, params: dict) -> pd.DataFrame:
@@ -138,7 +157,7 @@ def probe_results(videos: pd.DataFrame, features: dict, params: dict) -> pd.Data
             y_train, y_test = np.array([labels[v] for v in train_ids]), np.array([labels[v] for v in test_ids])
             top1 = float((linear_probe(x_train, y_train, x_test, probe) == y_test).mean()) if len(train_ids) and len(test_ids) else float("nan")
             rows.append({"encoder": encoder, "setting": setting.name, "dataset": setting.dataset, "method": "linear",
-                         "classes": int(train["label"].nunique()), "train_videos": len(train_ids), "test_videos": len(test_ids),
+                         "classes": class_count(train, test), "train_videos": len(train_ids), "test_videos": len(test_ids),
                          "sample_size": setting.sample_size, "top1": top1, "chance": chance_accuracy(list(y_test))})
             log.info("severe %s / %s: linear probe top-1 %.3f (%d train, %d test videos)", encoder, setting.name, top1, len(train_ids), len(test_ids))
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
@@ -164,10 +183,12 @@ def finetune_results(videos: pd.DataFrame, action_models: dict, params: dict, pr
         for setting in (settings[s] for s in wanted):
             sampling = dataset_params(action_data, config.datasets[setting.dataset]).clip_params().sampling
             train, test = setting_split(videos, setting, config)
-            classes = int(train["label"].nunique())
+            classes = class_count(train, test)
             model = {"encoder": entries[name], "num_classes": classes, "dropout": float(finetune.get("dropout", 0.5))}
+            options = entries[name].get("options") or {}  # the encoder's own geometry, as in its features
+            geometry = ClipSampling(int(options.get("clip_frames", sampling.frames)), sampling.stride, int(options.get("input_size", sampling.size)))
             spec = classifier_spec(f"fine-tune {name} on {setting.name}", model, pd.concat([train, test]), list(train["video_id"]),
-                                   list(test["video_id"]), sampling, training, store.path / f"{name}__{setting.name}")
+                                   list(test["video_id"]), geometry, training, store.path / f"{name}__{setting.name}")
             run_classifier_job(spec, launch_params, stamp_extra={"encoder": encoder_stamp(entries[name])})
             result = job_result(spec, spec["labels"], classes)
             rows.append({"encoder": name, "setting": setting.name, "dataset": setting.dataset, "method": "finetune", "classes": classes,

@@ -46,6 +46,10 @@ class SevereParams:
         for setting in config.all_settings():
             if setting.dataset not in config.datasets:
                 raise ValueError(f"severe setting {setting.name!r}: unknown dataset {setting.dataset!r}; known: {', '.join(config.datasets)}")
+        for key, known in (("finetune", {"encoders", "settings", "dropout", "training"}), ("sample_sizes", {"dataset", "sizes"})):
+            unknown = sorted(set(getattr(config, key) or {}) - known)
+            if unknown:
+                raise ValueError(f"severe.{key}: unknown key(s) {unknown}; known: {', '.join(sorted(known))}")
         config.probe_params()
         config.finetune_training()
         unknown = sorted(set(config.finetune.get("encoders") or []) - set(config.encoders))
@@ -68,7 +72,7 @@ class SevereParams:
         return out
 
     def probe_params(self) -> ProbeParams:
-        return parse(ProbeParams, self.probe, "severe.probe")
+        return ProbeParams.from_params(self.probe)
 
     def finetune_training(self) -> ClassifierTraining:
         defaults = {"optimizer": "adam", "lr": 1e-4, "batch_size": 32, "epochs": 16, "milestones": [6, 10, 14], "gamma": 0.3}

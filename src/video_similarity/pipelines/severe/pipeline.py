@@ -12,7 +12,8 @@ def create_pipeline(**kwargs) -> Pipeline:
                  name="prepare_severe_data"),
             node(
                 extract_severe_features,
-                ["severe_videos", "action_models", "params:severe", "pretrained_weights", "params:launch", "severe_feature_store"],
+                ["severe_videos", "action_models", "params:severe", "params:action_data", "pretrained_weights", "params:launch",
+                 "severe_feature_store"],
                 "severe_features",
                 name="extract_severe_features",
             ),
