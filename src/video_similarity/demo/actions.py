@@ -61,7 +61,7 @@ class ActionDemoParams:
     size: int = 64  # rendered frame side (the clips are resized to the sampling's size)
     speeds: tuple[float, ...] = (0.7, 1.0, 1.4)  # relative speed of a clip, drawn per clip
     distractors: int = 2  # static shapes of the background
-    radius: float = 0.24  # the object's radius, a fraction of the frame side (zooms scale it by 0.4 .. 1.5)
+    radius: float = 0.24  # the object's typical radius, a fraction of the frame side (sizes vary by SIZE_RANGE around it)
     pan: float = 0.0  # how far the camera pans over a photograph background during a clip (fraction of its free width)
     seed: int = 0
 
@@ -89,7 +89,7 @@ class Pose:
     radius: float
 
 
-SIZE_RANGE = (0.4, 1.5)  # the object's size, relative to ``radius``: what a zoom sweeps, and what other clips draw from
+SIZE_RANGE = (0.7, 1.4)  # the object's size, relative to ``radius``: what a zoom sweeps, and what other clips draw from
 
 
 def pose(motion: str, sign: int, u: float, start: np.ndarray, speed: float, radius: float = 0.24) -> Pose:

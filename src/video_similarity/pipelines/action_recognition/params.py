@@ -66,7 +66,7 @@ class ClassifierTraining:
     weight_decay: float = 1e-4
     momentum: float = 0.9  # sgd only
     batch_size: int = 16  # clips per process and step
-    epochs: int = 20
+    epochs: int = 25
     milestones: list = field(default_factory=list)  # epochs at which the lr is multiplied by gamma
     gamma: float = 0.1
     train_clips: str = "first"  # first: the notes' one clip per video (8 of the first 80 frames) | all
