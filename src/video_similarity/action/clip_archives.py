@@ -96,14 +96,14 @@ def clip_plan(n_frames: int, sampling: ClipSampling, clips: int) -> list[list[in
     return [clip_indices(n_frames, sampling, start) for start in clip_starts(n_frames, sampling, clips)]
 
 
-def write_clip_archive(video_id: str, path: str, out: str, params: ClipArchiveParams, known_key: str | None = None) -> dict:
+def write_clip_archive(video_id: str, path: str, out: str, params: ClipArchiveParams) -> dict:
     """One manifest row: the video's clip archive written (or found current), or why it failed."""
     row = {"video_id": video_id, "archive": out, "status": "failed", "error": None, "frames_decoded": 0, "clips": 0}
     try:
         if not Path(path).is_file():
             raise VideoDecodeError(path, "file does not exist")
         meta = read_meta(out)
-        key = source_key(path, known=known_key or (meta or {}).get("source_key"))  # unchanged path, size, mtime: no bytes read
+        key = source_key(path, known=(meta or {}).get("source_key"))  # unchanged path, size, mtime: no bytes read
         if meta is not None and meta.get("source_key") == key and meta.get("clip_settings") == params.stamp():
             broken = meta.get("stream_error")
             return {**row, "status": "partial" if broken else "good", "error": broken, "frames_decoded": meta["frames_decoded"],

@@ -396,6 +396,29 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def measure_cpu_latency(model, input_shape: tuple[int, ...], runs: int, threads: int | None) -> tuple[float, int]:
+    """Median milliseconds of one forward pass on the CPU (3 warm-up passes first), and the threads used."""
+    import statistics
+    import time
+
+    previous = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(int(threads))
+    try:
+        model = model.cpu().eval()
+        x = torch.rand(1, *input_shape)
+        times = []
+        with torch.no_grad():
+            for i in range(3 + max(1, runs)):
+                started = time.perf_counter()
+                model(x)
+                if i >= 3:
+                    times.append((time.perf_counter() - started) * 1000)
+        return float(statistics.median(times)), torch.get_num_threads()
+    finally:
+        torch.set_num_threads(previous)
+
+
 def multiply_accumulates(model: nn.Module, input_shape: Sequence[int]) -> int:
     """Multiply-accumulates of one forward pass on an input of ``input_shape`` (batch included; a
     4-tuple (C, T, H, W) means batch 1), counted by forward hooks on Conv3d / Conv2d / Linear.

@@ -21,7 +21,7 @@ from video_similarity.action.splits import Fold, group_split, leave_one_group_ou
 from video_similarity.cache import open_stamped
 from video_similarity.config import dataset_name
 from video_similarity.datasets.directory import Directory
-from video_similarity.ingest.problems import DatasetUnusableError
+from video_similarity.ingest.problems import DatasetUnusableError, Problem, ProblemLog
 from video_similarity.pipelines.action_recognition.params import ActionDataParams, ActionRecognitionParams
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,8 @@ def prepare_root(config: ActionDataParams) -> str:
     return str(Path(config.root))
 
 
-def index_videos(root: str) -> tuple[pd.DataFrame, list[dict]]:
+def index_action_videos(root: str) -> tuple[pd.DataFrame, list[dict]]:
+    """The UCF-style index (video_id, path, class_name, label, group, clip) and the files that were skipped."""
     from video_similarity.action.ucf_layout import index_ucf_folder
 
     videos, problems = index_ucf_folder(root)
@@ -69,32 +70,24 @@ def decode_clips(videos: pd.DataFrame, problems: list[dict], root: str, store: P
     for row in merged[merged["status"] == "partial"].itertuples():
         log.warning("%s: %s", row.path, row.error)
     failed = merged[~usable]
-    skipped = list(problems) + [{"file": row.path, "item": row.video_id, "problem": f"{row.error}; skipped",
-                                 "kind": "too_short" if str(row.error).startswith("too short") else "decode_failed"}
-                                for row in failed.itertuples()]
+    skipped = ProblemLog([Problem(**record) for record in problems])  # the index's, logged when found
     for row in failed.itertuples():
-        log.warning("%s: %s; skipped", row.path, row.error)
+        skipped.add(row.path, row.video_id, f"{row.error}; skipped", "too_short" if str(row.error).startswith("too short") else "decode_failed")
     good = merged[usable]
     if good.empty:
         raise DatasetUnusableError(f"no clip of {root} could be decoded ({len(failed)} failed); see the action ingest report")
-    kinds: dict[str, int] = {}
-    for problem in skipped:
-        kinds[problem["kind"]] = kinds.get(problem["kind"], 0) + 1
+    kinds = skipped.by_kind()
     report = {"root": str(Path(root).resolve()), "videos": int(len(videos) + len(problems)), "usable": int(len(good)),
               "partial": int((merged["status"] == "partial").sum()),
               "classes": int(good["class_name"].nunique()), "groups": int(good["group"].nunique()),
-              "sampling": config.clip_params().stamp(), "n_skipped": len(skipped), "skipped_by_kind": kinds, "skipped": skipped}
-    log.info("Clip archives: %d of %d videos usable, %d skipped (%s)", len(good), report["videos"], len(skipped), kinds or "none")
+              "sampling": config.clip_params().stamp(), "n_skipped": len(skipped.problems), "skipped_by_kind": kinds,
+              "skipped": skipped.records()}
+    log.info("Clip archives: %d of %d videos usable, %d skipped (%s)", len(good), report["videos"], len(skipped.problems), kinds or "none")
     return merged, report
 
 
 def locate_action_dataset(data_params: dict) -> str:
     return prepare_root(ActionDataParams.from_params(data_params))
-
-
-def index_action_videos(root: str) -> tuple[pd.DataFrame, list[dict]]:
-    """The UCF-style index (video_id, path, class_name, label, group, clip) and the files that were skipped."""
-    return index_videos(root)
 
 
 def decode_action_clips(videos: pd.DataFrame, problems: list[dict], root: str, store: Directory, data_params: dict) -> tuple[pd.DataFrame, dict]:
@@ -139,33 +132,9 @@ def train_action_models(manifest: pd.DataFrame, store: Directory, data_params: d
 # ------------------------------------------------------------------ evaluation
 
 
-def measure_cpu_latency(model, input_shape: tuple[int, ...], runs: int, threads: int | None) -> tuple[float, int]:
-    """Median milliseconds of one forward pass on the CPU (3 warm-up passes first), and the threads used."""
-    import time
-
-    import torch
-
-    previous = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(int(threads))
-    try:
-        model = model.cpu().eval()
-        x = torch.rand(1, *input_shape)
-        times = []
-        with torch.no_grad():
-            for i in range(3 + max(1, runs)):
-                started = time.perf_counter()
-                model(x)
-                if i >= 3:
-                    times.append((time.perf_counter() - started) * 1000)
-        return float(np.median(times)), torch.get_num_threads()
-    finally:
-        torch.set_num_threads(previous)
-
-
 def model_cost(checkpoint: str, clip_frames: int, size: int, runs: int, threads: int | None) -> dict:
     """Parameters, multiply-accumulates and CPU latency of one trained TVN-1, at the run's input and the notes'."""
-    from video_similarity.models.tvn import count_parameters, load_tiny_video_net, multiply_accumulates
+    from video_similarity.models.tvn import count_parameters, load_tiny_video_net, measure_cpu_latency, multiply_accumulates
 
     net = load_tiny_video_net(checkpoint)
     shape = (3, clip_frames, size, size)

@@ -25,7 +25,7 @@ from video_similarity.action.splits import group_split
 from video_similarity.datasets.directory import Directory
 from video_similarity.extraction import encoder_stamp, extract, failures
 from video_similarity.models.registry import EncoderSpec
-from video_similarity.pipelines.action_recognition.nodes import decode_clips, index_videos, prepare_root
+from video_similarity.pipelines.action_recognition.nodes import decode_clips, index_action_videos, prepare_root
 from video_similarity.pipelines.action_recognition.params import ActionDataParams
 from video_similarity.pipelines.severe.params import Setting, SevereParams
 
@@ -49,7 +49,7 @@ def prepare_severe_data(params: dict, action_data: dict, store: Directory) -> tu
     for name, overrides in config.datasets.items():
         data = dataset_params(action_data, overrides)
         root = prepare_root(data)
-        videos, problems = index_videos(root)
+        videos, problems = index_action_videos(root)
         manifest, report[name] = decode_clips(videos, problems, root, store.path, data)
         tables.append(manifest.assign(dataset=name))
     return pd.concat(tables, ignore_index=True), report
@@ -63,9 +63,7 @@ def encoder_entries(config: SevereParams, action_models: dict | None, pretrained
 def _encoders(config: SevereParams, action_models: dict | None, pretrained_weights: dict) -> dict[str, tuple[dict, str]]:
     """{name: (job entry, what its weights are, for the report)}."""
     entries = {}
-    for name, raw in config.encoders.items():
-        if raw is None or raw is False:
-            continue
+    for name, raw in config.encoders.items():  # null entries were left out by SevereParams
         raw = dict(raw)
         fold = raw.pop("trained_fold", None)
         spec = EncoderSpec.from_params(name, raw).resolved(pretrained_weights or {})
@@ -109,19 +107,19 @@ def extract_severe_features(videos: pd.DataFrame, action_models: dict, params: d
     return out
 
 
-def video_features(folder: str, video_ids: list[str]) -> tuple[np.ndarray, list[str]]:
-    """Each video's rows (clips, or frames for frame encoders) averaged and L2-normalised; ids without an item are left out."""
+def video_features(folder: str, video_ids: list[str]) -> dict[str, np.ndarray]:
+    """{video: its rows (clips, or frames for frame encoders) averaged and L2-normalised}; ids without an item are left out."""
     from video_similarity.cache import read_item
+    from video_similarity.embeddings import l2_normalize
 
-    rows, kept = [], []
+    means, kept = [], []
     for video_id in video_ids:
         item = read_item(folder, video_id)
         if item is None or not len(item["features"]):
             continue
-        mean = item["features"].astype(np.float64).mean(axis=0)
-        rows.append(mean / max(np.linalg.norm(mean), 1e-12))
+        means.append(item["features"].astype(np.float64).mean(axis=0))
         kept.append(video_id)
-    return (np.stack(rows).astype(np.float32) if rows else np.zeros((0, 0), np.float32)), kept
+    return dict(zip(kept, l2_normalize(np.stack(means)))) if means else {}
 
 
 def setting_split(videos: pd.DataFrame, setting: Setting, config: SevereParams) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -147,15 +145,21 @@ def probe_results(videos: pd.DataFrame, features: dict, params: dict) -> pd.Data
     """Top-1 of a linear probe for every encoder x setting (one row each)."""
     config = SevereParams.from_params(params)
     probe = config.probe_params()
-    rows = []
+    rows, read = [], {}  # (dataset, encoder) -> {video: feature}: each item is read once, whatever the settings
     for setting in config.all_settings():
         train, test = setting_split(videos, setting, config)
+        labels = dict(zip(train["video_id"], train["label"])) | dict(zip(test["video_id"], test["label"]))
         for encoder, info in features["datasets"][setting.dataset].items():
-            x_train, train_ids = video_features(info["folder"], list(train["video_id"]))
-            x_test, test_ids = video_features(info["folder"], list(test["video_id"]))
-            labels = dict(zip(pd.concat([train, test])["video_id"], pd.concat([train, test])["label"]))
+            if (setting.dataset, encoder) not in read:
+                read[setting.dataset, encoder] = video_features(info["folder"], list(videos.loc[videos["dataset"] == setting.dataset, "video_id"]))
+            encoded = read[setting.dataset, encoder]
+            train_ids = [v for v in train["video_id"] if v in encoded]
+            test_ids = [v for v in test["video_id"] if v in encoded]
             y_train, y_test = np.array([labels[v] for v in train_ids]), np.array([labels[v] for v in test_ids])
-            top1 = float((linear_probe(x_train, y_train, x_test, probe) == y_test).mean()) if len(train_ids) and len(test_ids) else float("nan")
+            top1 = float("nan")
+            if train_ids and test_ids:
+                x_train, x_test = np.stack([encoded[v] for v in train_ids]), np.stack([encoded[v] for v in test_ids])
+                top1 = float((linear_probe(x_train, y_train, x_test, probe) == y_test).mean())
             rows.append({"encoder": encoder, "setting": setting.name, "dataset": setting.dataset, "method": "linear",
                          "classes": class_count(train, test), "train_videos": len(train_ids), "test_videos": len(test_ids),
                          "sample_size": setting.sample_size, "top1": top1, "chance": chance_accuracy(list(y_test))})
@@ -216,7 +220,7 @@ def pretraining_overlap(videos: pd.DataFrame, action_models: dict | None, config
     """{encoder: test videos of the settings (counted once per setting) that its TVN-1 checkpoint was trained on, by file path}."""
     out = {}
     for name, raw in config.encoders.items():
-        fold = raw.get("trained_fold") if isinstance(raw, dict) else None
+        fold = raw.get("trained_fold")
         if not fold:
             continue
         trained = set(((action_models or {}).get("folds") or {}).get(fold, {}).get("train_paths") or [])
