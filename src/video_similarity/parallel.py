@@ -65,6 +65,18 @@ def _signal_name(processes) -> str:
     return f"exit code {codes[0]}" if codes else "terminated abruptly"
 
 
+def _death_reason(processes: list, wait: float = 2.0) -> str:
+    """:func:`_signal_name` once the dead worker's exit code can be read. The executor's own thread reaps the
+    same processes: a read that races it gets no code yet (its ``waitpid`` fails with ECHILD) until that
+    thread has stored it, so the codes are polled for up to ``wait`` seconds."""
+    deadline = time.monotonic() + wait
+    for process in processes:
+        process.join(timeout=wait)
+    while all(p.exitcode in (None, 0) for p in processes) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return _signal_name(processes)
+
+
 def _stop(pool: ProcessPoolExecutor) -> None:
     """Cancel what is queued and terminate the workers now (the executor's own shutdown waits for running jobs)."""
     processes = list((getattr(pool, "_processes", None) or {}).values())
@@ -119,9 +131,7 @@ def _run_pool(fn, jobs: list, n: int, bar, labels: list) -> Iterator[tuple[str, 
                         result = future.result()
                     except BrokenProcessPool:
                         workers.update(getattr(pool, "_processes", None) or {})
-                        for process in workers.values():
-                            process.join(timeout=2)
-                        reason = _signal_name(workers.values())
+                        reason = _death_reason(list(workers.values()))
                         in_flight = sorted({int(open(os.path.join(notes, name)).read() or -1) for name in os.listdir(notes)} - {-1})
                         unfinished = [i for i in range(len(jobs)) if i not in completed]
                         for index in in_flight or unfinished:  # no note: every unfinished job is a suspect
