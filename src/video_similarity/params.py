@@ -2,7 +2,8 @@
 
 ``from_params`` rejects unknown keys (a typo in YAML is an error naming the
 known keys, not a silently ignored setting) and converts YAML values to the
-field types. Workers receive the parsed values in their job spec and define
+field types, nested sections (a field typed as a dataclass, or a dict or list
+of them) included. Workers receive the parsed values in their job spec and define
 no defaults of their own.
 """
 
@@ -45,8 +46,22 @@ def _convert(value: Any, kind: Any, name: str) -> Any:
         return value.strip().lower() in _TRUE
     if kind in (int, float, bool, str):
         return kind(value)
+    if dataclasses.is_dataclass(kind):
+        if isinstance(value, kind):
+            return value
+        if not isinstance(value, dict):
+            raise ValueError(f"{name}: expected a mapping of {', '.join(f.name for f in dataclasses.fields(kind))}, got {value!r}")
+        return parse(kind, value, name)
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"{name}: expected a mapping, got {value!r}")
+        item = typing.get_args(kind)[1] if typing.get_args(kind) else Any
+        return {key: _convert(v, item, f"{name}.{key}") if item is not Any else v for key, v in value.items()}
     if origin in (list, tuple):
         items = [value] if isinstance(value, str) else list(value)
+        item = (typing.get_args(kind) or (Any,))[0]
+        if dataclasses.is_dataclass(item):  # a list of nested sections
+            items = [_convert(v, item, f"{name}[{i}]") for i, v in enumerate(items)]
         return tuple(items) if origin is tuple else items
     return value
 
