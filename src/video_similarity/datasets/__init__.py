@@ -1,6 +1,6 @@
 """Custom Kedro datasets for artifacts kedro-datasets has no type for."""
 
-from video_similarity.datasets.descriptor_files import DescriptorsDataset, FaissIndexDataset
+from video_similarity.datasets.descriptor_files import DescriptorsDataset, FaissIndexDataset, ProjectionDataset
 from video_similarity.datasets.directory import Directory, DirectoryDataset
 from video_similarity.datasets.frame_archives import FrameArchiveManifestDataset, FrameArchivesDataset, FrameArchiveStore
 from video_similarity.datasets.torch_files import CheckpointDataset, TorchScriptDataset
@@ -15,6 +15,7 @@ __all__ = [
     "FrameArchiveManifestDataset",
     "FrameArchiveStore",
     "FrameArchivesDataset",
+    "ProjectionDataset",
     "TorchScriptDataset",
     "WeightFilesDataset",
 ]
