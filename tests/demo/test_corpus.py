@@ -13,7 +13,7 @@ from video_similarity.demo.corpus import (
     query_edits,
     write_corpus,
 )
-from video_similarity.demo.scenes import PhotoScene
+from video_similarity.demo.scenes import PhotoScene, Shots
 from video_similarity.video.decode import probe
 from video_similarity.video.edits import ALL_EDITS, MILD_EDITS
 
@@ -60,16 +60,20 @@ def test_default_corpus_mix():
     assert {r.video_id[:2] for r in plan.references} == {"R1", "R2"}
 
 
+def _scene_photos(scene):
+    return scene.photos if isinstance(scene, Shots) else {scene.photo} if isinstance(scene, PhotoScene) else set()
+
+
 def _photos(plan, split):
     photos = set()
     for r in plan.references:
-        if r.split == split and isinstance(r.scene, PhotoScene):
-            photos.add(r.scene.photo)
+        if r.split == split:
+            photos |= _scene_photos(r.scene)
     for q in plan.queries:
         if q.split != split:
             continue
-        scenes = [p.scene for p in q.pieces] + [q.overlay, q.background]
-        photos |= {s.photo for s in scenes if isinstance(s, PhotoScene)}
+        for scene in [p.scene for p in q.pieces] + [q.overlay, q.background]:
+            photos |= _scene_photos(scene)
     return photos
 
 
@@ -101,9 +105,10 @@ def test_unknown_parameter_is_rejected():
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """A tiny corpus without no-copy queries and with many unedited/mild ones."""
-    config = tiny(seed=11, no_copy_fraction=0.0, unedited_fraction=0.4, mild_fraction=0.4,
-                  splits={"train": {"references": 3, "queries": 8}})
+    """A tiny corpus without no-copy queries and with many unedited/mild ones, cameras always moving (so one second
+    off is another picture) and a generous bit rate (so compression noise stays small at 64 x 48)."""
+    config = tiny(seed=11, no_copy_fraction=0.0, unedited_fraction=0.4, mild_fraction=0.4, static_fraction=0.0, slow_fraction=0.0,
+                  reference_bpp=[2.0, 2.0], query_bpp=[2.0, 2.0], splits={"train": {"references": 3, "queries": 8}})
     root = tmp_path_factory.mktemp("corpus")
     write_corpus(plan_corpus(config), root, workers=2)
     return config, root
@@ -202,3 +207,44 @@ def test_ground_truth_segments_match_in_the_written_queries(built):
                 assert best > correlation(a, thumbnail(frame_at(other, tr))), (row.query_id, names)
         checked[kind] += 1
     assert checked["unedited"] >= 1 and checked["mild"] >= 1, checked
+
+
+def test_the_default_mix_has_what_real_footage_has():
+    """Static shots, slow pans, camera moves, people walking, cuts, and bit rates of real uploads."""
+    from video_similarity.demo.scenes import Walker  # noqa: F401  (the figures walking in a shot)
+
+    plan = plan_corpus(DemoCorpusConfig())
+    shots = [scene for r in plan.references for _, scene in (r.scene.shots if isinstance(r.scene, Shots) else [(0, r.scene)])
+             if isinstance(scene, PhotoScene)]
+    static = [s for s in shots if s.center_start == s.center_end and s.zoom_start == s.zoom_end]
+    slow = [s for s in shots if s not in static and max(abs(a - b) for a, b in zip(s.center_start, s.center_end)) <= 0.06]
+    assert len(static) >= 5 and len(slow) >= 5 and len(shots) - len(static) - len(slow) >= 3
+    assert sum(bool(s.walkers) for s in shots) >= len(shots) // 4
+    assert any(isinstance(r.scene, Shots) for r in plan.references)
+    for r in plan.references:  # bits per pixel and frame in the configured range
+        assert 0.08 <= r.bit_rate / (r.size[0] * r.size[1] * r.fps) <= 0.3 + 1e-6
+
+
+def test_a_still_camera_repeats_its_picture_but_people_walking_change_part_of_it():
+    from video_similarity.demo.scenes import random_photo_scene
+
+    rng = np.random.default_rng(0)
+    still = random_photo_scene(rng, "camera", 6.0, "static")
+    np.testing.assert_array_equal(still.render(1.0, (96, 72)), still.render(4.0, (96, 72)))
+    walking = random_photo_scene(rng, "camera", 6.0, "static", walkers=True)
+    a, b = walking.render(1.0, (96, 72)).astype(int), walking.render(2.0, (96, 72)).astype(int)
+    changed = (np.abs(a - b).sum(axis=2) > 30).mean()
+    assert 0.002 < changed < 0.3  # a person moved; the rest of the picture did not
+    moving = random_photo_scene(rng, "camera", 6.0, "move")
+    assert np.abs(moving.render(0.5, (96, 72)).astype(int) - moving.render(5.5, (96, 72))).mean() > 5
+    with pytest.raises(ValueError, match="unknown camera move 'zoom'"):
+        random_photo_scene(rng, "camera", 6.0, "zoom")
+
+
+def test_videos_are_encoded_at_their_bit_rate(tmp_path):
+    config = tiny(seed=2, sizes=[[160, 120]], frame_rates=[10.0], reference_duration=[6.0, 6.0], reference_bpp=[0.1, 0.1],
+                  splits={"train": {"references": 2, "queries": 1}})
+    write_corpus(plan_corpus(config), tmp_path, workers=1)
+    for path in (tmp_path / "train" / "reference").glob("*.mp4"):
+        rate = path.stat().st_size * 8 / 6.0
+        assert 0.5 * 19200 < rate < 2.5 * 19200, (path.name, rate)  # 0.1 bpp x 160 x 120 x 10 fps, within the rate control's slack

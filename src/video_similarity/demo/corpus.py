@@ -18,9 +18,11 @@ import numpy as np
 import pandas as pd
 
 from video_similarity.demo.scenes import (
-    PHOTO_NAMES,
+    CAMERA_MOVES,
+    CORPUS_PHOTOS,
     PhotoScene,
     Scene,
+    Shots,
     random_photo_scene,
     random_shapes_scene,
 )
@@ -31,7 +33,7 @@ from video_similarity.video.encode import write_video
 log = logging.getLogger(__name__)
 
 #: Bump when rendering changes, so that an existing corpus is rebuilt.
-CORPUS_FORMAT = 2
+CORPUS_FORMAT = 3
 MANIFEST = "demo_corpus.json"
 
 
@@ -47,12 +49,12 @@ class DemoCorpusConfig:
 
     seed: int = 0
     splits: dict[str, SplitSize] = field(
-        default_factory=lambda: {"train": SplitSize(12, 20), "test": SplitSize(12, 20)}
+        default_factory=lambda: {"train": SplitSize(12, 48), "test": SplitSize(16, 100)}
     )
-    reference_duration: tuple[float, float] = (10.0, 24.0)
-    copy_duration: tuple[float, float] = (3.0, 8.0)
-    filler_duration: tuple[float, float] = (1.0, 5.0)
-    no_copy_query_duration: tuple[float, float] = (6.0, 16.0)
+    reference_duration: tuple[float, float] = (8.0, 18.0)
+    copy_duration: tuple[float, float] = (2.0, 8.0)
+    filler_duration: tuple[float, float] = (1.0, 4.0)
+    no_copy_query_duration: tuple[float, float] = (4.0, 12.0)
     no_copy_fraction: float = 0.4
     embedded_fraction: float = 0.5
     photo_fraction: float = 0.5
@@ -61,8 +63,15 @@ class DemoCorpusConfig:
     max_edits: int = 3
     sizes: tuple[tuple[int, int], ...] = ((320, 240), (256, 192), (240, 320), (352, 288), (320, 180), (288, 288))
     frame_rates: tuple[float, ...] = (15.0, 24.0, 25.0, 29.97, 30.0)
-    quality: int = 4  # MPEG-4 quantizer of normal videos (1 best .. 31 worst)
-    low_quality: tuple[int, int] = (16, 31)  # quantizer range of the "reencode" edit
+    # shots over photographs: a still camera, a slow pan, or a camera move (the rest); people walking in some
+    static_fraction: float = 0.35
+    slow_fraction: float = 0.35
+    walker_fraction: float = 0.5
+    max_shots: int = 3  # shots (cuts) of a reference over its photograph
+    # encoding at a bit rate, in bits per pixel of each frame (0.1 at 320 x 240 and 25 fps is 192 kbit/s)
+    reference_bpp: tuple[float, float] = (0.08, 0.3)
+    query_bpp: tuple[float, float] = (0.06, 0.25)
+    reencode_bpp: tuple[float, float] = (0.01, 0.04)  # the "reencode" edit
 
     @classmethod
     def from_params(cls, params: dict) -> "DemoCorpusConfig":
@@ -73,7 +82,8 @@ class DemoCorpusConfig:
         values = dict(params)
         if "splits" in values:
             values["splits"] = {str(k): SplitSize(**v) for k, v in values["splits"].items()}
-        for key in ("reference_duration", "copy_duration", "filler_duration", "no_copy_query_duration", "frame_rates", "low_quality"):
+        for key in ("reference_duration", "copy_duration", "filler_duration", "no_copy_query_duration", "frame_rates", "reference_bpp",
+                    "query_bpp", "reencode_bpp"):
             if key in values:
                 values[key] = tuple(values[key])
         if "sizes" in values:
@@ -83,6 +93,8 @@ class DemoCorpusConfig:
             raise ValueError("the demo corpus needs at least one split")
         if not 0 <= config.no_copy_fraction <= 1:
             raise ValueError(f"no_copy_fraction must be in [0, 1], got {config.no_copy_fraction}")
+        if not (0 <= config.static_fraction and 0 <= config.slow_fraction and config.static_fraction + config.slow_fraction <= 1):
+            raise ValueError(f"static_fraction + slow_fraction must lie in [0, 1], got {config.static_fraction} + {config.slow_fraction}")
         return config
 
     def fingerprint(self) -> str:
@@ -98,6 +110,8 @@ class ReferenceSpec:
     fps: float
     size: tuple[int, int]
     n_frames: int
+    quality: int | None = None  # a constant MPEG-4 quantizer ...
+    bit_rate: int | None = None  # ... or a bit rate (bits per second)
 
     @property
     def duration(self) -> float:
@@ -138,8 +152,9 @@ class QuerySpec:
     temporal_edits: tuple[str, ...]
     overlay: PhotoScene | None
     background: Scene | None
-    quality: int
+    quality: int | None  # a constant MPEG-4 quantizer ...
     embedded: bool
+    bit_rate: int | None = None  # ... or a bit rate (bits per second)
 
     @property
     def duration(self) -> float:
@@ -190,15 +205,37 @@ class CorpusPlan:
 
 def _assign_photos(config: DemoCorpusConfig, rng: np.random.Generator) -> dict[str, list[str]]:
     """Deal the photographs to the splits: no photograph is in two splits."""
-    order = [PHOTO_NAMES[i] for i in rng.permutation(len(PHOTO_NAMES))]
+    order = [CORPUS_PHOTOS[i] for i in rng.permutation(len(CORPUS_PHOTOS))]
     names = list(config.splits)
     return {name: order[i :: len(names)] for i, name in enumerate(names)}
 
 
-def _filler_scene(rng: np.random.Generator, photos: list[str], duration: float) -> Scene:
+def _camera(config: DemoCorpusConfig, rng: np.random.Generator) -> str:
+    x = rng.random()
+    return CAMERA_MOVES[0] if x < config.static_fraction else CAMERA_MOVES[1] if x < config.static_fraction + config.slow_fraction else CAMERA_MOVES[2]
+
+
+def _shot(config: DemoCorpusConfig, rng: np.random.Generator, photo: str, duration: float) -> PhotoScene:
+    return random_photo_scene(rng, photo, duration, _camera(config, rng), bool(rng.random() < config.walker_fraction))
+
+
+def _reference_scene(config: DemoCorpusConfig, rng: np.random.Generator, photo: str, duration: float) -> Scene:
+    """One to ``max_shots`` shots over the reference's photograph (one location, several framings, cuts between them)."""
+    n = int(rng.integers(1, config.max_shots + 1))
+    cuts = np.sort(rng.uniform(0.2, 0.8, n - 1)) * duration if n > 1 else np.zeros(0)
+    lengths = np.diff(np.concatenate([[0.0], cuts, [duration]]))
+    shots = tuple((float(d), _shot(config, rng, photo, float(d))) for d in lengths)
+    return shots[0][1] if n == 1 else Shots(shots)
+
+
+def _filler_scene(config: DemoCorpusConfig, rng: np.random.Generator, photos: list[str], duration: float) -> Scene:
     if photos and rng.random() < 0.5:
-        return random_photo_scene(rng, str(rng.choice(photos)), duration)
+        return _shot(config, rng, str(rng.choice(photos)), duration)
     return random_shapes_scene(rng)
+
+
+def _bit_rate(rng: np.random.Generator, bpp: tuple[float, float], size: tuple[int, int], fps: float) -> int:
+    return int(round(float(rng.uniform(*bpp)) * size[0] * size[1] * fps))
 
 
 def _plan_split(config: DemoCorpusConfig, split: str, split_no: int, photos: list[str], rng: np.random.Generator):
@@ -210,12 +247,9 @@ def _plan_split(config: DemoCorpusConfig, split: str, split_no: int, photos: lis
         fps = float(rng.choice(config.frame_rates))
         frame_size = tuple(int(x) for x in config.sizes[int(rng.integers(len(config.sizes)))])
         n_frames = max(2, round(rng.uniform(*config.reference_duration) * fps))
-        scene = (
-            random_photo_scene(rng, ref_photos[i], n_frames / fps)
-            if i < len(ref_photos)
-            else random_shapes_scene(rng)
-        )
-        references.append(ReferenceSpec(f"R{split_no}{i + 1:05d}", split, scene, fps, frame_size, n_frames))
+        scene = _reference_scene(config, rng, ref_photos[i], n_frames / fps) if i < len(ref_photos) else random_shapes_scene(rng)
+        bit_rate = _bit_rate(rng, config.reference_bpp, frame_size, fps)
+        references.append(ReferenceSpec(f"R{split_no}{i + 1:05d}", split, scene, fps, frame_size, n_frames, bit_rate=bit_rate))
 
     has_copy = np.ones(size.queries, bool)
     has_copy[: round(size.queries * config.no_copy_fraction)] = False
@@ -241,9 +275,8 @@ def _plan_query(config, split, video_id, copy, references, filler_photos, rng) -
     if copy and strong and rng.random() < 0.25:
         speed = float(rng.choice([0.5, 0.75, 1.5, 2.0]))
         temporal.append("speed")
-    quality = config.quality
-    if kind >= config.unedited_fraction and rng.random() < 0.2:
-        quality = int(rng.integers(config.low_quality[0], config.low_quality[1] + 1))
+    reencode = bool(kind >= config.unedited_fraction and rng.random() < 0.2)
+    if reencode:
         temporal.append("reencode")
 
     pieces: list[Piece] = []
@@ -263,23 +296,23 @@ def _plan_query(config, split, video_id, copy, references, filler_photos, rng) -
         embedded = bool(rng.random() < config.embedded_fraction)
         if embedded:
             lead = round(float(u(*config.filler_duration)), 3)
-            pieces.append(Piece(0.0, lead, scene=_filler_scene(rng, filler_photos, lead)))
+            pieces.append(Piece(0.0, lead, scene=_filler_scene(config, rng, filler_photos, lead)))
             t = lead
         span = round(length / speed, 3)
         pieces.append(Piece(t, t + span, reference=ref, ref_start=ref_start, speed=speed))
         t += span
         if embedded:
             tail = round(float(u(*config.filler_duration)), 3)
-            pieces.append(Piece(t, t + tail, scene=_filler_scene(rng, filler_photos, tail)))
+            pieces.append(Piece(t, t + tail, scene=_filler_scene(config, rng, filler_photos, tail)))
             t += tail
     else:
         fps = float(rng.choice(config.frame_rates))
         frame_size = tuple(int(x) for x in config.sizes[int(rng.integers(len(config.sizes)))])
         total = float(u(*config.no_copy_query_duration))
         cut = total * float(u(0.3, 0.7)) if rng.random() < 0.5 else total
-        pieces.append(Piece(0.0, cut, scene=_filler_scene(rng, filler_photos, cut)))
+        pieces.append(Piece(0.0, cut, scene=_filler_scene(config, rng, filler_photos, cut)))
         if cut < total:
-            pieces.append(Piece(cut, total, scene=_filler_scene(rng, filler_photos, total - cut)))
+            pieces.append(Piece(cut, total, scene=_filler_scene(config, rng, filler_photos, total - cut)))
         t = total
     overlay = background = None
     if "overlay" in names:
@@ -287,10 +320,12 @@ def _plan_query(config, split, video_id, copy, references, filler_photos, rng) -
         if overlay is None:
             names.remove("overlay")
     if set(names) & set(BACKGROUND_EDITS):
-        background = _filler_scene(rng, filler_photos, t)
+        background = _filler_scene(config, rng, filler_photos, t)
     edits = tuple(EditSpec(str(n), int(rng.integers(2**31))) for n in names)
     n_frames = max(1, round(t * fps))
-    return QuerySpec(video_id, split, fps, frame_size, n_frames, tuple(pieces), edits, tuple(temporal), overlay, background, quality, embedded)
+    bit_rate = _bit_rate(rng, config.reencode_bpp if reencode else config.query_bpp, frame_size, fps)
+    return QuerySpec(video_id, split, fps, frame_size, n_frames, tuple(pieces), edits, tuple(temporal), overlay, background, None, embedded,
+                     bit_rate)
 
 
 def plan_corpus(config: DemoCorpusConfig) -> CorpusPlan:
@@ -368,11 +403,12 @@ def _metadata(videos, sizes, rng) -> pd.DataFrame:
 
 
 def _render_task(task) -> tuple[str, tuple[int, int]]:
-    spec, path, reference_quality = task
+    spec, path = task
+    encoding = {"bit_rate": spec.bit_rate, **({"quality": spec.quality} if spec.quality is not None else {})}
     if isinstance(spec, ReferenceSpec):
-        write_video(path, (spec.frame(i) for i in range(spec.n_frames)), spec.fps, quality=reference_quality)
+        write_video(path, (spec.frame(i) for i in range(spec.n_frames)), spec.fps, **encoding)
         return spec.video_id, spec.size
-    write_video(path, spec.frames(), spec.fps, quality=spec.quality)
+    write_video(path, spec.frames(), spec.fps, **encoding)
     return spec.video_id, _output_size(spec)
 
 
@@ -397,7 +433,7 @@ def write_corpus(plan: CorpusPlan, root: str | Path, workers: int | None = None)
             return root
         manifest.unlink()
     root.mkdir(parents=True, exist_ok=True)
-    tasks = [(s, video_path(root, s), plan.config.quality) for s in specs]
+    tasks = [(s, video_path(root, s)) for s in specs]
     log.info("Rendering the demo corpus: %d videos into %s with %d workers", len(tasks), root, worker_count(workers, len(tasks)))
     sizes = dict(run_parallel(_render_task, tasks, workers, desc="demo corpus"))
     rng = np.random.default_rng(plan.config.seed + 1)

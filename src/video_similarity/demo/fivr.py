@@ -156,7 +156,7 @@ def plan_fivr_demo(config: FivrDemoConfig) -> FivrDemoPlan:
             size, fps = size_fps()
             duration = float(u(*config.query_duration))
             scene = random_photo_scene(rng, next(photo_iter), duration)
-            query = ReferenceSpec(f"{set_id}_query", split, scene, fps, size, max(2, round(duration * fps)))
+            query = ReferenceSpec(f"{set_id}_query", split, scene, fps, size, max(2, round(duration * fps)), config.quality)
             labels: dict[str, list[str]] = {}
             related: list = []
             for k in range(1, config.per_set.get("ND", 0) + 1):
@@ -169,11 +169,13 @@ def plan_fivr_demo(config: FivrDemoConfig) -> FivrDemoPlan:
                 related.append(("DS", _copy(f"{set_id}_ds{k}", split, query, start, length, lead, tail, [filler(lead), filler(tail)], edits, config.quality)))
             for k in range(1, config.per_set.get("CS", 0) + 1):
                 size_k, fps_k = size_fps()
-                related.append(("CS", ReferenceSpec(f"{set_id}_cs{k}", split, _other_view(rng, scene), fps_k, size_k, max(2, round(duration * fps_k)))))
+                related.append(("CS", ReferenceSpec(f"{set_id}_cs{k}", split, _other_view(rng, scene), fps_k, size_k, max(2, round(duration * fps_k)),
+                                                    config.quality)))
             for k in range(1, config.per_set.get("IS", 0) + 1):
                 size_k, fps_k = size_fps()
                 d = float(u(*config.query_duration))
-                related.append(("IS", ReferenceSpec(f"{set_id}_is{k}", split, _incident_view(rng, scene, d), fps_k, size_k, max(2, round(d * fps_k)))))
+                related.append(("IS", ReferenceSpec(f"{set_id}_is{k}", split, _incident_view(rng, scene, d), fps_k, size_k, max(2, round(d * fps_k)),
+                                                    config.quality)))
             for label, spec in related:
                 labels.setdefault(label, []).append(spec.video_id)
             annotation[query.video_id] = labels
@@ -183,7 +185,7 @@ def plan_fivr_demo(config: FivrDemoConfig) -> FivrDemoPlan:
             size, fps = size_fps()
             duration = float(u(*config.distractor_duration))
             scene = filler(duration) if rng.random() < 0.6 else random_shapes_scene(rng)
-            split_videos.append(ReferenceSpec(f"{prefix}_distractor{d:02d}", split, scene, fps, size, max(2, round(duration * fps))))
+            split_videos.append(ReferenceSpec(f"{prefix}_distractor{d:02d}", split, scene, fps, size, max(2, round(duration * fps)), config.quality))
         if split == "eval":
             lists["database"] += [v.video_id for v in split_videos if v.video_id not in lists["queries"]]
         else:
@@ -208,7 +210,7 @@ def write_fivr_demo(plan: FivrDemoPlan, root: str | Path, workers: int | None = 
             return root
         manifest.unlink()
     (root / "videos").mkdir(parents=True, exist_ok=True)
-    tasks = [(spec, path, plan.config.quality) for spec, path in zip(plan.videos, paths)]
+    tasks = list(zip(plan.videos, paths))
     log.info("Rendering the FIVR-shaped demo: %d videos into %s", len(tasks), root)
     for _ in run_parallel(_render_task, tasks, workers, desc="FIVR demo videos"):
         pass

@@ -20,16 +20,33 @@ PHOTO_NAMES = (
     "grass", "gravel", "hubble_deep_field", "immunohistochemistry", "moon",
     "retina", "rocket", "stereo_motorcycle",
 )
+#: Real photographs that other installed packages ship (read from the package at run time, never copied):
+#: scikit-learn's sample images (CC BY 2.0: china.jpg by danielbuechele, flower.jpg by vultilion, on Flickr)
+#: and matplotlib's Grace Hopper portrait (a U.S. Navy photograph, public domain). The VSC demo corpus uses
+#: them too; the FIVR-shaped demo keeps to PHOTO_NAMES.
+PACKAGED_PHOTOS = ("china", "flower", "grace_hopper")
+CORPUS_PHOTOS = PHOTO_NAMES + PACKAGED_PHOTOS
+
+
+def _packaged_photo(name: str) -> np.ndarray:
+    if name == "grace_hopper":
+        from matplotlib import cbook
+
+        with cbook.get_sample_data("grace_hopper.jpg") as handle:
+            return np.asarray(Image.open(handle).convert("RGB"))
+    from sklearn.datasets import load_sample_image
+
+    return load_sample_image(f"{name}.jpg")
 
 
 @lru_cache(maxsize=32)
 def load_photo(name: str) -> Image.Image:
-    """One scikit-image sample photograph as an RGB PIL image."""
+    """One bundled sample photograph (scikit-image's, or see PACKAGED_PHOTOS) as an RGB PIL image."""
     import skimage.data
 
-    if name not in PHOTO_NAMES:
-        raise ValueError(f"unknown demo photograph {name!r}; known: {', '.join(PHOTO_NAMES)}")
-    image = getattr(skimage.data, name)()
+    if name not in CORPUS_PHOTOS:
+        raise ValueError(f"unknown demo photograph {name!r}; known: {', '.join(CORPUS_PHOTOS)}")
+    image = _packaged_photo(name) if name in PACKAGED_PHOTOS else getattr(skimage.data, name)()
     if isinstance(image, tuple):  # stereo_motorcycle returns (left, right, disparity)
         image = image[0]
     image = np.asarray(image)
@@ -46,8 +63,40 @@ def _smoothstep(x: float) -> float:
 
 
 @dataclass(frozen=True)
+class Walker:
+    """A person-sized figure walking across the frame: motion in part of the picture, the rest still.
+
+    Sizes and positions are fractions of the frame; the figure walks at
+    ``speed`` (widths per second) and turns at the frame's edges.
+    """
+
+    clothes: tuple[int, int, int]
+    skin: tuple[int, int, int]
+    height: float  # of the frame's height
+    x: float  # at t = 0
+    feet: float  # height of the feet
+    speed: float
+    phase: float  # of the gait, in cycles
+
+    def draw(self, draw: ImageDraw.ImageDraw, t: float, size: tuple[int, int]) -> None:
+        w, h = size
+        tall = self.height * h
+        x = _bounce(self.x + self.speed * t, 0.05, 0.95) * w
+        feet = self.feet * h
+        hip, shoulder = feet - 0.48 * tall, feet - 0.8 * tall
+        swing = 0.22 * tall * np.sin(2 * np.pi * (1.6 * t + self.phase))  # about 1.6 steps per second
+        limb = max(1, int(0.07 * tall))
+        for sign in (1, -1):
+            draw.line([(x, hip), (x + sign * swing / 2, feet)], fill=self.clothes, width=limb)
+            draw.line([(x, shoulder + 0.05 * tall), (x - sign * swing / 3, hip + 0.05 * tall)], fill=self.skin, width=max(1, limb // 2))
+        draw.rounded_rectangle((x - 0.11 * tall, shoulder, x + 0.11 * tall, hip + 0.04 * tall), radius=0.05 * tall, fill=self.clothes)
+        head = 0.09 * tall
+        draw.ellipse((x - head, shoulder - 2 * head, x + head, shoulder), fill=self.skin)
+
+
+@dataclass(frozen=True)
 class PhotoScene:
-    """A camera move (zoom and pan) over a photograph.
+    """A camera over a photograph (still, panning slowly, or moving), with people-scale figures walking in it.
 
     ``zoom`` is the fraction of the largest box of the output's aspect ratio that
     fits the photo; ``center`` is in fractions of the photo; both are
@@ -60,6 +109,7 @@ class PhotoScene:
     zoom_start: float
     zoom_end: float
     duration: float
+    walkers: tuple[Walker, ...] = ()
 
     def box(self, t: float, size: tuple[int, int]) -> tuple[float, float, float, float]:
         image = load_photo(self.photo)
@@ -76,8 +126,12 @@ class PhotoScene:
         return (x0, y0, x0 + bw, y0 + bh)
 
     def render(self, t: float, size: tuple[int, int]) -> np.ndarray:
-        image = load_photo(self.photo)
-        return np.asarray(image.resize(size, Image.BILINEAR, box=self.box(t, size)))
+        image = load_photo(self.photo).resize(size, Image.BILINEAR, box=self.box(t, size))
+        if self.walkers:
+            draw = ImageDraw.Draw(image)
+            for walker in self.walkers:
+                walker.draw(draw, t, size)
+        return np.asarray(image)
 
 
 @dataclass(frozen=True)
@@ -138,20 +192,65 @@ class ShapesScene:
         return np.asarray(image)
 
 
-Scene = PhotoScene | ShapesScene
+@dataclass(frozen=True)
+class Shots:
+    """Shots one after the other (cuts), as footage is: each a scene of its own with its duration in seconds."""
+
+    shots: tuple[tuple[float, "PhotoScene | ShapesScene"], ...]
+
+    def render(self, t: float, size: tuple[int, int]) -> np.ndarray:
+        start = 0.0
+        for duration, scene in self.shots:
+            if t < start + duration:
+                return scene.render(t - start, size)
+            start += duration
+        duration, scene = self.shots[-1]
+        return scene.render(t - start + duration, size)
+
+    @property
+    def photos(self) -> set[str]:
+        return {scene.photo for _, scene in self.shots if isinstance(scene, PhotoScene)}
 
 
-def random_photo_scene(rng: np.random.Generator, photo: str, duration: float) -> PhotoScene:
-    """A zoom-and-pan path over ``photo``: either zooming in, zooming out or panning."""
+Scene = PhotoScene | ShapesScene | Shots
+
+#: How the camera moves in a shot over a photograph.
+CAMERA_MOVES = ("static", "slow", "move")
+
+
+def random_walkers(rng: np.random.Generator) -> tuple[Walker, ...]:
+    """One to three people walking at a walker's pace (3 to 12 % of the frame's width per second)."""
     u = rng.uniform
-    return PhotoScene(
-        photo=photo,
-        center_start=(float(u(0.3, 0.7)), float(u(0.3, 0.7))),
-        center_end=(float(u(0.3, 0.7)), float(u(0.3, 0.7))),
-        zoom_start=float(u(0.45, 1.0)),
-        zoom_end=float(u(0.45, 1.0)),
-        duration=float(duration),
+    return tuple(
+        Walker(
+            clothes=tuple(int(c) for c in rng.integers(0, 256, 3)),
+            skin=tuple(int(c) for c in (u(90, 240), u(60, 200), u(40, 170))),
+            height=float(u(0.25, 0.55)),
+            x=float(u(0.1, 0.9)),
+            feet=float(u(0.7, 0.97)),
+            speed=float(u(0.03, 0.12) * rng.choice([-1, 1])),
+            phase=float(u(0, 1)),
+        )
+        for _ in range(int(rng.integers(1, 4)))
     )
+
+
+def random_photo_scene(rng: np.random.Generator, photo: str, duration: float, camera: str = "move", walkers: bool = False) -> PhotoScene:
+    """A shot over ``photo``: a camera move (zooming in or out, or panning), a still camera, or a slow pan (at most
+    6 % of the photo over the shot); ``walkers`` adds people-scale figures walking through it."""
+    u = rng.uniform
+    if camera == "move":
+        start, end = (float(u(0.3, 0.7)), float(u(0.3, 0.7))), (float(u(0.3, 0.7)), float(u(0.3, 0.7)))
+        zoom, zoom_end = float(u(0.45, 1.0)), float(u(0.45, 1.0))
+    elif camera in ("static", "slow"):
+        start, zoom = (float(u(0.3, 0.7)), float(u(0.3, 0.7))), float(u(0.45, 1.0))
+        end, zoom_end = start, zoom
+        if camera == "slow":
+            end = (start[0] + float(u(-0.06, 0.06)), start[1] + float(u(-0.03, 0.03)))
+            zoom_end = min(1.0, max(0.45, zoom + float(u(-0.04, 0.04))))
+    else:
+        raise ValueError(f"unknown camera move {camera!r}; known: {', '.join(CAMERA_MOVES)}")
+    return PhotoScene(photo, start, end, zoom, zoom_end, float(duration), random_walkers(rng) if walkers else ())
 
 
 def random_shapes_scene(rng: np.random.Generator) -> ShapesScene:

@@ -1,6 +1,7 @@
 """Writing videos with PyAV, deterministically: same frames -> same bytes.
 
-The default codec is FFmpeg's own MPEG-4 Part 2 encoder at a fixed quantizer.
+The default codec is FFmpeg's own MPEG-4 Part 2 encoder at a fixed quantizer,
+or at a target bit rate (its one-pass rate control, on one thread).
 libx264 is supported but, driven through PyAV, its output was seen to vary from
 run to run on identical frames, which breaks the demo corpus's reproducibility.
 """
@@ -28,10 +29,12 @@ def write_video(
     fps: float,
     quality: int = 4,
     codec: str = "mpeg4",
+    bit_rate: int | None = None,
 ) -> int:
     """Encode RGB uint8 frames into an mp4 atomically; returns the number of frames.
 
-    ``quality`` is the quantizer (mpeg4: 1 best .. 31 worst) or the CRF (libx264).
+    ``quality`` is the quantizer (mpeg4: 1 best .. 31 worst) or the CRF (libx264);
+    ``bit_rate`` (bits per second), when given, replaces it with rate control (mpeg4).
 
     Frame ``k`` gets presentation time ``k / fps``. All frames must have the size of
     the first one (after cropping to even dimensions).
@@ -46,7 +49,10 @@ def write_video(
             stream = container.add_stream(codec, rate=rate, options=options)
             stream.pix_fmt = "yuv420p"
             stream.codec_context.thread_count = 1
-            if codec != "libx264":  # a constant quantizer
+            if codec != "libx264" and bit_rate is not None:  # one-pass rate control, as most uploads are encoded
+                stream.codec_context.bit_rate = int(bit_rate)
+                stream.codec_context.gop_size = max(1, int(round(2 * float(fps))))  # a key frame every 2 s
+            elif codec != "libx264":  # a constant quantizer
                 stream.codec_context.qmin = stream.codec_context.qmax = int(quality)
             for image in frames:
                 image = even_size(np.ascontiguousarray(image, dtype=np.uint8))
