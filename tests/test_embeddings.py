@@ -3,7 +3,8 @@ import pytest
 from sklearn.decomposition import PCA
 
 from video_similarity.descriptors import Descriptors
-from video_similarity.embeddings import drop_near_duplicates, ensemble, l2_normalize, project, select
+from video_similarity.embeddings import ensemble, l2_normalize, members_of, project, select
+from video_similarity.vsc.settings import DescriptorSettings
 
 
 def descriptors(ids, features):
@@ -29,14 +30,6 @@ def test_member_weights_scale_each_normalised_block():
     np.testing.assert_allclose(out.features[0] @ out.features[1], 0.8 * 1 + 0.25 * 0)
 
 
-def test_drop_near_duplicates_keeps_the_first_and_extends_its_interval():
-    d = descriptors(["A", "A", "A", "A", "B"], [[1, 0], [1, 0.01], [0, 1], [0.01, 1], [0, 1]])
-    out = drop_near_duplicates(d, 0.975)
-    assert out.video_ids.tolist() == ["A", "A", "B"]
-    np.testing.assert_allclose(out.timestamps, [[0, 2], [2, 4], [4, 5]])
-    assert len(drop_near_duplicates(d, 1.01).features) == 5  # a threshold above 1 keeps everything
-
-
 def test_project_gives_unit_vectors_and_select_picks_videos():
     rng = np.random.default_rng(0)
     d = descriptors(["A"] * 10 + ["B"] * 10, rng.normal(size=(20, 8)))
@@ -46,3 +39,14 @@ def test_project_gives_unit_vectors_and_select_picks_videos():
     np.testing.assert_allclose(np.linalg.norm(out.features, axis=1), 1, atol=1e-5)
     assert select(out, ["B"]).video_ids.tolist() == ["B"] * 10
     np.testing.assert_allclose(l2_normalize(np.zeros((1, 3))), 0)
+
+
+def test_members_of_gives_the_members_the_settings_use():
+    manifest = {"members": {"a": {"builder": "sscd"}, "b": {"builder": "pdq"}}}
+    assert members_of(manifest) == manifest["members"]
+    settings = DescriptorSettings({"a": 0.0, "b": 1.0}, None, None, 1.2, None, "fixed", "")
+    assert members_of(manifest, settings) == {"b": {"builder": "pdq"}}  # weight 0: not extracted at all
+    with pytest.raises(ValueError, match=r"member\(s\) \['c'\].*run the tune stage again"):
+        members_of(manifest, settings.replace(weights={"c": 1.0}))
+    with pytest.raises(ValueError, match="no members: run the train_ensemble pipeline first"):
+        members_of({})

@@ -9,12 +9,14 @@ import yaml
 from video_similarity.launch import LaunchConfig
 from video_similarity.params import parse
 from video_similarity.pipelines.fivr_retrieval.params import RetrievalParams, SimilarityParams, VideoEncoderParams
-from video_similarity.pipelines.infer_ref.nodes import InferenceParams
+from video_similarity.pipelines.infer_ref.params import InferenceParams
 from video_similarity.pipelines.ingest.nodes import IngestParams
-from video_similarity.pipelines.pca.nodes import PcaParams
+from video_similarity.pipelines.pca.params import PcaParams
 from video_similarity.pipelines.preprocess.nodes import PreprocessParams
 from video_similarity.frames.scene_layout import SceneDetectionParams
-from video_similarity.pipelines.infer_query.nodes import VideoScoreParams
+from video_similarity.pipelines.baselines.params import BaselineParams
+from video_similarity.pipelines.infer_query.params import VideoScoreParams
+from video_similarity.pipelines.tune.params import TuningParams
 from video_similarity.pipelines.train_ensemble.params import TrainEnsembleParams
 from video_similarity.pipelines.train_vid_score.nodes import TrainVideoScoreParams
 from video_similarity.action.probe import ProbeParams
@@ -42,6 +44,7 @@ SECTIONS = [
     (InferenceParams, ("inference",)),
     (SceneDetectionParams, ("scene_detection",)),
     (VideoScoreParams, ("video_score",)),
+    (TuningParams, ("tuning",)),
     (TrainVideoScoreParams, ("train_vid_score",)),
     (LaunchConfig, ("launch",)),
     (RetrievalParams, ("retrieval",)),
@@ -63,7 +66,7 @@ def test_defaults_live_in_one_place_and_agree_with_conf_base(cls, path):
     cls.from_params(section)  # conf/base parses
     defaults = {f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING}
     nested = {"subsets", "demo", "encoders", "similarity", "video_encoder", "models", "training", "datasets", "settings",
-              "sample_sizes", "probe", "finetune"}  # parsed by their own types
+              "sample_sizes", "probe", "finetune", "search", "fallback", "fixed"}  # parsed by their own types
     for key, value in section.items():
         if key in nested or key not in defaults or isinstance(value, str) and "${" in value:
             continue
@@ -107,11 +110,25 @@ def test_members_take_the_section_defaults():
     assert [(m.name, m.epochs, m.dim) for m in config.members()] == [("a", 3, 256), ("b", 5, 256)]
 
 
-def test_a_member_weight_must_be_positive():
+def test_a_member_weight_in_train_ensemble_says_where_weights_are_chosen_now():
     members = [{"name": "a", "backbone": "resnet18", "weight": 0.5}]
-    assert TrainEnsembleParams.from_params({"models": members}).members()[0].weight == 0.5
-    with pytest.raises(ValueError, match="model 'a': weight is 0.0; it must be positive"):
-        TrainEnsembleParams.from_params({"models": [{**members[0], "weight": 0}]}).members()
+    with pytest.raises(ValueError, match="model 'a': member weights are descriptor settings now, chosen by the tune stage"):
+        TrainEnsembleParams.from_params({"models": members}).members()
+
+
+def test_nested_sections_are_typed_and_their_defaults_are_conf_bases():
+    """parse recurses into nested dataclasses: conf/base's tuning section is the dataclass default, down to its leaves."""
+    from video_similarity.vsc.settings import PcaSettings
+
+    base = TuningParams.from_params(base_section("tuning"))
+    assert base.search.projections[0] == PcaSettings(64, 0.25) and isinstance(base.fixed.projection, PcaSettings)
+    # the one value conf/base writes that no dataclass can know: the demo's member names
+    assert dataclasses.replace(base, fixed=dataclasses.replace(base.fixed, weights=None)) == TuningParams()
+    with pytest.raises(ValueError, match=r"tuning.search.projections\[0\]: unknown key\(s\) \['dims'\]"):
+        TuningParams.from_params({"search": {"projections": [{"dims": 3}]}})
+    with pytest.raises(ValueError, match="tuning.fixed.projection: expected a mapping of dim, whitening_power"):
+        TuningParams.from_params({"fixed": {"projection": 64}})
+    assert TuningParams.from_params({"fixed": {"weights": {"a": "0.5"}}}).fixed.weights == {"a": 0.5}
 
 
 @pytest.mark.parametrize("env", ["test", "vsc", "gpu", "fivr", "cc_web"])
@@ -132,4 +149,4 @@ def test_every_shipped_environment_parses(env):
     TrainEnsembleParams.from_params(params["train_ensemble"]).members()
     parse_encoders(params["retrieval"]["encoders"])
     for name, baseline in params["baselines"].items():
-        EncoderSpec.from_params(name, baseline["encoder"])
+        EncoderSpec.from_params(name, BaselineParams.from_params(name, baseline).encoder)

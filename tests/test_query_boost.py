@@ -20,20 +20,12 @@ def test_part_ids_name_their_query():
 def test_parts_follow_their_query_with_its_timestamps():
     whole = rows(["A", "A", "B"])
     parts = rows(["B~p0", "A~p0", "A~p1", "C~p0"], seed=1)  # C has no rows of its own: ignored
-    merged = merge_parts(whole, parts, budget=None)
+    merged = merge_parts(whole, parts)
     assert merged.descriptors.video_ids.tolist() == ["A", "A", "A", "A", "B", "B"]
     np.testing.assert_array_equal(merged.descriptors.features[2], parts.features[1])  # A~p0 after A's own rows
     np.testing.assert_array_equal(merged.descriptors.timestamps[2], parts.timestamps[1])  # parts keep their timestamps
     np.testing.assert_array_equal(merged.descriptors.features[5], parts.features[0])
     assert merged.part_rows == 3 and merged.dropped == 0
-
-
-def test_the_budget_drops_part_rows_of_the_videos_with_most_parts_first():
-    whole = rows(["A", "B"])
-    parts = rows(["A~p0", "A~p0", "A~p1", "B~p0"], seed=1)
-    merged = merge_parts(whole, parts, budget=4)  # 2 own rows + 2 parts fit
-    assert len(merged.descriptors) == 4 and merged.dropped == 2 and merged.dropped_videos == ("A",)
-    assert merged.descriptors.video_ids.tolist() == ["A", "A", "B", "B"]  # every query keeps its own rows
 
 
 def test_a_suppressed_query_keeps_one_tiny_row_over_the_first_second():
@@ -58,10 +50,10 @@ def test_the_submission_gives_suppressed_queries_a_bias_of_minus_100():
 def test_parts_can_take_the_place_of_their_querys_frames_keeping_its_count():
     whole = rows(["A"] * 4 + ["B"] * 2)
     parts = rows(["A~p0"] * 3 + ["A~p1"] * 3, seed=1)  # six part rows for a query of four
-    merged = merge_parts(whole, parts, budget=None, replace=True)
+    merged = merge_parts(whole, parts, replace=True)
     assert merged.descriptors.video_ids.tolist() == ["A"] * 4 + ["B"] * 2  # counts kept: the budget holds by construction
     np.testing.assert_array_equal(merged.descriptors.features[:4], parts.features[[0, 2, 3, 5]])  # parts, evenly sampled
     np.testing.assert_array_equal(merged.descriptors.features[4:], whole.features[4:])  # B has no parts: unchanged
-    few = merge_parts(whole, rows(["A~p0"], seed=2), budget=None, replace=True)  # one part row: three own frames stay
+    few = merge_parts(whole, rows(["A~p0"], seed=2), replace=True)  # one part row: three own frames stay
     assert few.descriptors.video_ids.tolist() == ["A"] * 4 + ["B"] * 2 and few.part_rows == 1
     np.testing.assert_array_equal(few.descriptors.features[:3], whole.features[[0, 2, 3]])

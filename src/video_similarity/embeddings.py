@@ -1,4 +1,4 @@
-"""Frame embeddings -> VSC descriptors: the ensemble's extraction, ensembling, PCA, near-duplicate dropping.
+"""Frame embeddings -> VSC descriptors: the ensemble's extraction, ensembling, projection, score normalisation.
 
 Extraction is the one extraction worker under torchrun (:mod:`video_similarity.extraction`);
 everything after it is numpy and runs in the Kedro process.
@@ -12,6 +12,7 @@ import numpy as np
 
 from video_similarity.descriptors import Descriptors
 from video_similarity.extraction import archive_videos, extract
+from video_similarity.vsc.settings import DescriptorSettings
 
 
 def l2_normalize(x: np.ndarray) -> np.ndarray:
@@ -43,47 +44,28 @@ def project(descriptors: Descriptors, pca) -> Descriptors:
     return Descriptors(descriptors.video_ids, descriptors.timestamps, l2_normalize(pca.transform(descriptors.features)))
 
 
-def drop_near_duplicates(descriptors: Descriptors, threshold: float = 0.975) -> Descriptors:
-    """Drop a frame whose cosine similarity with the last kept frame of its video exceeds ``threshold``.
-
-    The kept frame's interval is extended over the frames it stands for.
-    """
-    keep: list[int] = []
-    ends = np.asarray(descriptors.timestamps, dtype=np.float64).copy()
-    feats = l2_normalize(descriptors.features)
-    for i in range(len(feats)):
-        if keep and descriptors.video_ids[keep[-1]] == descriptors.video_ids[i] and float(feats[keep[-1]] @ feats[i]) > threshold:
-            if ends.ndim == 2:
-                ends[keep[-1], 1] = ends[i, 1]
-            continue
-        keep.append(i)
-    index = np.asarray(keep, dtype=np.int64)
-    return Descriptors(descriptors.video_ids[index], ends[index], descriptors.features[index])
-
-
-class NoProjection:
-    """The PCA stage for features that are used as they are (PDQ hashes): ``transform`` is the identity."""
-
-    n_components_ = None
-
-    def transform(self, features: np.ndarray) -> np.ndarray:
-        return features
-
-
-def members_of(ensemble_members: dict) -> dict[str, dict]:
-    """The extraction entries of an ensemble (``{"members": {name: entry}, "weights": {name: w}}``, the manifest train_ensemble writes)."""
+def members_of(ensemble_members: dict, settings: DescriptorSettings | None = None) -> dict[str, dict]:
+    """The extraction entries of an ensemble (``{"members": {name: entry}}``, the manifest train_ensemble writes);
+    with ``settings``, only the members they use."""
     members = (ensemble_members or {}).get("members")
     if not members:
         raise ValueError("the ensemble has no members: run the train_ensemble pipeline first")
-    return members
+    if settings is None:
+        return members
+    missing = sorted(set(settings.members()) - set(members))
+    if missing:
+        raise ValueError(f"the descriptor settings use member(s) {missing} that the ensemble does not have ({sorted(members)}): "
+                         "run the tune stage again")
+    return {name: members[name] for name in settings.members()}
 
 
 def embed_with_ensemble(
-    ensemble_members: dict, archives: dict[str, str], cache_dir: Path, job: str, batch_size: int, launch_params: dict | None
+    ensemble_members: dict, settings: DescriptorSettings, archives: dict[str, str], cache_dir: Path, job: str, batch_size: int,
+    launch_params: dict | None,
 ) -> Descriptors:
-    """The concatenated, per-member L2-normalised and weighted embeddings of an ensemble, one row per archived frame."""
-    per_model = extract(members_of(ensemble_members), archive_videos(archives), cache_dir, launch_params, batch_size, merge_job=job)
-    return ensemble(per_model, ensemble_members.get("weights"))
+    """The members the settings use, each L2-normalised and weighted, concatenated: one row per archived frame."""
+    per_model = extract(members_of(ensemble_members, settings), archive_videos(archives), cache_dir, launch_params, batch_size, merge_job=job)
+    return ensemble(per_model, settings.members())
 
 
 def select(descriptors: Descriptors, video_ids) -> Descriptors:

@@ -4,17 +4,18 @@ from kedro.pipeline import Pipeline
 
 from video_similarity.pipelines import (
     action_recognition, baselines, evaluate, fivr_retrieval, infer_query, infer_ref, ingest, pca, preprocess, severe, train_ensemble,
-    train_vid_score,
+    train_vid_score, tune,
 )
 
 #: The VSC-2022 descriptor track, in order (baselines: PDQ, the untrained backbone and SSCD alone through pca, infer_ref, infer_query).
-VSC_STAGES = ("ingest", "preprocess", "train_ensemble", "pca", "infer_ref", "train_vid_score", "infer_query", "baselines", "evaluate")
+VSC_STAGES = ("ingest", "preprocess", "train_ensemble", "train_vid_score", "tune", "pca", "infer_ref", "infer_query", "baselines", "evaluate")
 
 
 def register_pipelines() -> dict[str, Pipeline]:
     modules = {
         "ingest": ingest, "preprocess": preprocess, "train_ensemble": train_ensemble, "pca": pca,
-        "infer_ref": infer_ref, "train_vid_score": train_vid_score, "infer_query": infer_query, "baselines": baselines, "evaluate": evaluate,
+        "infer_ref": infer_ref, "train_vid_score": train_vid_score, "tune": tune, "infer_query": infer_query, "baselines": baselines,
+        "evaluate": evaluate,
     }
     pipelines = {name: modules[name].create_pipeline() for name in VSC_STAGES}
     pipelines["vsc_descriptor"] = sum((pipelines[name] for name in VSC_STAGES), Pipeline([]))

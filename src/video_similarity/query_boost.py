@@ -3,7 +3,8 @@
 * Scene parts (frame scene detection, :mod:`video_similarity.frames.scene_layout`):
   each part of a query's layout is a frame archive of its own (same timestamps),
   embedded like any query; :func:`merge_parts` puts the parts' rows after the
-  query's own rows, under the query's id, within the descriptor budget.
+  query's own rows, under the query's id (the budget is then kept by
+  :func:`video_similarity.vsc.dedup.fit_budget`).
 * Suppression (the video-score model): a query rated unlikely to hold a copy
   keeps one tiny random descriptor, and score normalisation gives it a bias of
   -100 (:func:`suppress`), so none of its pairs can rank among real candidates.
@@ -11,7 +12,6 @@
 
 from __future__ import annotations
 
-import heapq
 import logging
 import zlib
 from dataclasses import dataclass
@@ -44,17 +44,14 @@ class MergedParts:
     dropped_videos: tuple[str, ...]
 
 
-def merge_parts(whole: Descriptors, parts: Descriptors, budget: int | None, replace: bool = False) -> MergedParts:
+def merge_parts(whole: Descriptors, parts: Descriptors, replace: bool = False) -> MergedParts:
     """Each query's own rows, then its parts' rows (relabelled with the query's id), in the queries' order.
 
     Parts of a query without rows of its own are ignored (it failed upstream).
     ``replace``: a query with parts keeps as many rows as it had: its parts'
     rows take the places first (evenly sampled when there are more), its own
     frames (evenly sampled) fill what is left, and are written before the
-    parts; the budget then holds by construction. Otherwise the parts'
-    rows are added, and when the total exceeds ``budget`` (the challenge's: sum
-    of ceil(duration)) part rows are dropped from the end of the videos with
-    the most part rows first, so every query keeps its own frames.
+    parts. Otherwise every part row is added (the caller fits the budget).
     """
     owners = np.asarray([parent_id(v) for v in parts.video_ids])
     order = list(dict.fromkeys(whole.video_ids.tolist()))
@@ -75,19 +72,6 @@ def merge_parts(whole: Descriptors, parts: Descriptors, budget: int | None, repl
                 rows[v] = [extra[i] for i in _even(len(extra), len(own))]
                 dropped_videos.add(v)
             whole_rows[v] = [own[i] for i in _even(len(own), len(own) - len(rows[v]))]
-    else:
-        total = len(whole) + offered
-        excess = max(0, total - budget) if budget is not None else 0
-        heap = [(-len(r), v) for v, r in rows.items()]
-        heapq.heapify(heap)
-        for _ in range(excess):
-            if not heap:
-                break
-            count, video = heapq.heappop(heap)
-            rows[video].pop()
-            dropped_videos.add(video)
-            if rows[video]:
-                heapq.heappush(heap, (count + 1, video))
     ids, stamps, feats = [], [], []
     whole_ts, part_ts = np.asarray(whole.timestamps), np.asarray(parts.timestamps)
     for v in order:
@@ -96,9 +80,6 @@ def merge_parts(whole: Descriptors, parts: Descriptors, budget: int | None, repl
         stamps += [whole_ts[own]] + ([part_ts[extra]] if extra else [])
         feats += [whole.features[own]] + ([parts.features[extra]] if extra else [])
     kept = sum(len(r) for r in rows.values())
-    if offered > kept and not replace:
-        log.warning("%d scene-part descriptors of %d queries dropped to stay within the descriptor budget of %d",
-                    offered - kept, len(dropped_videos), budget)
     merged = Descriptors(np.asarray(ids), np.concatenate(stamps) if stamps else whole_ts[:0], np.concatenate(feats) if feats else whole.features[:0])
     return MergedParts(merged, kept, int(offered - kept), tuple(sorted(dropped_videos)))
 

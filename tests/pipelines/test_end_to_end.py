@@ -21,7 +21,7 @@ def test_registry_lists_only_working_pipelines():
     from video_similarity.pipeline_registry import register_pipelines
 
     pipelines = register_pipelines()
-    stages = ["ingest", "preprocess", "train_ensemble", "pca", "infer_ref", "train_vid_score", "infer_query", "baselines", "evaluate"]
+    stages = ["ingest", "preprocess", "train_ensemble", "train_vid_score", "tune", "pca", "infer_ref", "infer_query", "baselines", "evaluate"]
     assert set(pipelines) == set(stages) | {"vsc_descriptor", "__default__", "fivr_retrieval", "action_recognition", "severe"}
     assert pipelines["__default__"] is pipelines["vsc_descriptor"]
     assert {n.name for n in pipelines["vsc_descriptor"].nodes} == {n.name for s in stages for n in pipelines[s].nodes}
@@ -68,7 +68,9 @@ def test_demo_run_produces_a_valid_scored_submission(demo_run):
     assert "| ensemble |" in report and "| pdq |" in report and "| sscd |" in report and "uAP by edit" in report
     manifest = json.loads((base / "06_models/test/ensemble_members.json").read_text())
     assert len(manifest["models"]) == 3 and set(manifest["members"]) == set(manifest["models"])
-    assert manifest["weights"] == {"sscd_distilled": 1.0, "mobilenet_s0": 1.0, "mobilenet_s1": 0.5}
+    settings = json.loads((base / "06_models/test/descriptor_settings.json").read_text())
+    assert settings["source"] in ("tuned", "fallback") and set(settings["weights"]) <= set(manifest["members"])
+    assert metrics["settings"] == settings and settings["source"] in report
     trained = {name: entry for name, entry in manifest["models"].items() if not entry.get("frozen")}
     assert sorted(trained) == ["mobilenet_s0", "mobilenet_s1"]
     for name, entry in trained.items():
@@ -79,7 +81,9 @@ def test_demo_run_produces_a_valid_scored_submission(demo_run):
     assert not (base / "06_models/test/descriptor_models/sscd_distilled").exists()
     # the baselines ran the ensemble's stages under their namespaces, not code of their own
     for method in ("pdq", "untrained", "sscd"):
-        assert (base / f"06_models/test/{method}/pca.pkl").is_file() and (base / f"05_model_input/test/{method}/noise_bank.npz").is_file()
+        assert (base / f"06_models/test/{method}/pca.npz").is_file() and (base / f"05_model_input/test/{method}/noise_bank.npz").is_file()
+        baseline = json.loads((base / f"06_models/test/{method}/descriptor_settings.json").read_text())
+        assert baseline["source"] == "baseline" and baseline["weights"] == {method: 1.0}
 
 
 def test_demo_run_trains_the_video_score_and_reports_the_boosters_ablation(demo_run):
@@ -103,13 +107,13 @@ def test_demo_run_trains_the_video_score_and_reports_the_boosters_ablation(demo_
     assert "Query boosters" in (base / "08_reporting/test/vsc_report.md").read_text()
 
 
-def test_demo_figures_are_pinned_and_training_beats_the_untrained_backbone(demo_run):
-    """conf/test's demo: the baselines train nothing, so their uAP repeats to the digit; training must help."""
+def test_demo_figures_are_pinned_and_the_ensemble_beats_the_untrained_backbone(demo_run):
+    """conf/test's demo: PDQ is integer arithmetic on decoded frames, so its uAP repeats to the digit on any machine; the
+    untrained backbone's goes through random init and float kernels (it moved by 0.1 on another CPU), so it is only ordered."""
     metrics = json.loads(next((demo_run / DATA / "08_reporting/test/vsc_metrics.json").rglob("vsc_metrics.json")).read_text())
     uap = {method: scores["uAP"] for method, scores in metrics["methods"].items()}
     print(uap)
-    assert uap["pdq"] == pytest.approx(0.227273, abs=1e-6)
-    assert uap["untrained"] == pytest.approx(0.2, abs=1e-6)
+    assert uap["pdq"] == pytest.approx(0.916667, abs=1e-6)
     assert uap["ensemble"] > uap["untrained"]
 
 

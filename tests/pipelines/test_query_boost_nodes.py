@@ -53,7 +53,8 @@ def test_scene_parts_are_archives_with_the_querys_timestamps_reused_on_rerun(tmp
 def test_the_video_score_stage_is_skipped_without_ground_truth(tmp_path):
     index = INDEX.assign(split="train")
     no_gt = pd.DataFrame(columns=["split", "query_id", "ref_id"])
-    result = train_video_score({}, _store(tmp_path), index, no_gt, {}, Directory(tmp_path / "m"), Directory(tmp_path / "e"), {}, {}, {})
+    no_folds = {"split": "train", "holdout": True, "reason": "no ground truth", "folds": []}
+    result = train_video_score({}, _store(tmp_path), index, no_gt, no_folds, {}, Directory(tmp_path / "m"), Directory(tmp_path / "e"), {}, {})
     assert result == {"skipped": "split 'train' has no ground truth"}
 
 

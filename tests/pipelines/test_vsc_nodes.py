@@ -10,14 +10,17 @@ from video_similarity.datasets.frame_archives import FrameArchiveStore
 from video_similarity.descriptors import Descriptors, SubmissionError
 from video_similarity.pipelines.evaluate.nodes import _edit_breakdown, _markdown, score_submission
 from video_similarity.pipelines.infer_query.nodes import make_query_submission
-from video_similarity.pipelines.infer_ref.nodes import InferenceParams, make_reference_submission
-from video_similarity.pipelines.pca.nodes import fit_descriptor_pca
+from video_similarity.pipelines.infer_ref.nodes import make_reference_submission
+from video_similarity.pipelines.infer_ref.params import InferenceParams
 from video_similarity.pipelines.train_ensemble.nodes import train_ensemble
 
 PARAMS = {"split": "train", "image_size": 32, "tau": 0.05, "koleo_weight": 0.1, "weight_decay": 0.0, "synthetic_pairs": 0,
           "dim": 16, "epochs": 1, "batch_size": 2, "lr": 1e-3}
 INDEX = pd.DataFrame({"video_id": ["Q1", "R1", "Q9"], "split": ["train", "train", "test"], "role": ["query", "reference", "query"], "duration": [2.0, 3.0, 50.0]})
 GT = pd.DataFrame(columns=["split", "query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end"])
+NO_FOLDS = {"split": "train", "holdout": True, "reason": "no ground truth", "folds": []}
+SETTINGS = {"weights": {"m": 1.0}, "projection": None, "dedup_threshold": None, "beta": 1.2, "video_score_threshold": None,
+            "source": "fixed", "note": ""}
 
 
 def test_train_ensemble_rejects_bad_model_entries(tmp_path):
@@ -27,27 +30,11 @@ def test_train_ensemble_rejects_bad_model_entries(tmp_path):
         (tmp_path / "store" / f"{video}.zip").write_bytes(b"")
     folder = Directory(tmp_path / "models")
     with pytest.raises(ValueError, match="unknown key\\(s\\) \\['depth'\\]"):
-        train_ensemble(store, INDEX, GT, {}, folder, folder, {**PARAMS, "models": [{"name": "m", "backbone": "resnet18", "depth": 3}]}, {})
+        train_ensemble(store, INDEX, GT, NO_FOLDS, {}, folder, folder, {**PARAMS, "models": [{"name": "m", "backbone": "resnet18", "depth": 3}]}, {})
     with pytest.raises(ValueError, match="weights 'imagenet' is not in the catalog entry pretrained_weights"):
-        train_ensemble(store, INDEX, GT, {}, folder, folder, {**PARAMS, "models": [{"name": "m", "backbone": "resnet18", "weights": "imagenet"}]}, {})
+        train_ensemble(store, INDEX, GT, NO_FOLDS, {}, folder, folder, {**PARAMS, "models": [{"name": "m", "backbone": "resnet18", "weights": "imagenet"}]}, {})
     with pytest.raises(ValueError, match="no frame archives for split 'test'"):
-        train_ensemble(store, INDEX, GT, {}, folder, folder, {**PARAMS, "split": "test", "models": []}, {})
-
-
-def test_pca_caps_dimensions_and_scales_components_by_the_whitening_power():
-    rng = np.random.default_rng(0)
-    features = rng.normal(size=(40, 8)) * np.array([10, 5, 3, 1, 1, 1, 1, 1])
-    plain = fit_descriptor_pca(features, {"dim": 512, "whitening_power": 0})
-    assert plain.n_components_ == 8
-    std = plain.transform(features).std(axis=0, ddof=1)
-    assert np.all(np.diff(std) <= 1e-9) and std[0] > 5  # PCA's own scale, largest component first
-    full = fit_descriptor_pca(features, {"dim": 512, "whitening_power": 0.5})
-    np.testing.assert_allclose(full.transform(features).std(axis=0, ddof=1), 1, rtol=1e-5)  # sklearn's whiten
-    half = fit_descriptor_pca(features, {"dim": 512})  # default 0.25: the square root of the plain scale
-    np.testing.assert_allclose(half.transform(features).std(axis=0, ddof=1), np.sqrt(std), rtol=1e-5)
-    assert fit_descriptor_pca(features[:5], {"dim": 512}).n_components_ == 5
-    with pytest.raises(ValueError, match="whitening_power is 0.7"):
-        fit_descriptor_pca(features, {"whitening_power": 0.7})
+        train_ensemble(store, INDEX, GT, NO_FOLDS, {}, folder, folder, {**PARAMS, "split": "test", "models": []}, {})
 
 
 def _descriptors(ids, n_dim=4, seed=0):
@@ -58,7 +45,7 @@ def _descriptors(ids, n_dim=4, seed=0):
 
 def test_submission_keeps_shapes_and_scoring_enforces_the_budget():
     query, reference, noise = _descriptors(["Q1", "Q1"]), _descriptors(["R1", "R1", "R1"], seed=1), _descriptors(["N"] * 5, seed=2)
-    q, r = make_query_submission(query, noise, None, {"beta": 1.2}), make_reference_submission(reference, noise)
+    q, r = make_query_submission(query, noise, None, SETTINGS), make_reference_submission(reference, noise)
     assert q.features.shape == (2, 4) and r.features.shape == (3, 4) and q.features.dtype == np.float32
     metrics, candidates = score_submission(q, r, {("Q1", "R1")}, INDEX, "train")
     assert metrics["uAP"] == 1.0 and metrics["positives_retrieved"] == 1 and len(candidates) == 1
@@ -86,8 +73,8 @@ def test_edit_breakdown_and_markdown():
 def test_the_noise_bank_must_come_from_another_split():
     with pytest.raises(ValueError, match="noise_split is 'test', the evaluated split itself"):
         InferenceParams.from_params({"split": "test", "noise_split": "test"})
-    with pytest.raises(ValueError, match=r"inference: unknown key\(s\) \['betta'\]"):
-        InferenceParams.from_params({"betta": 1.0})
+    with pytest.raises(ValueError, match=r"inference: unknown key\(s\) \['beta'\]"):  # a descriptor setting now (tuning)
+        InferenceParams.from_params({"beta": 1.0})
 
 
 def test_the_reference_side_needs_only_the_noise_bank_and_matches_the_joint_normalisation():
@@ -96,7 +83,7 @@ def test_the_reference_side_needs_only_the_noise_bank_and_matches_the_joint_norm
     query, reference, noise = _descriptors(["Q1", "Q1"]), _descriptors(["R1", "R1", "R1"], seed=1), _descriptors(["N"] * 5, seed=2)
     q, r = score_normalize(query.features, reference.features, noise.features, beta=1.2)
     np.testing.assert_array_equal(make_reference_submission(reference, noise).features, r)
-    np.testing.assert_array_equal(make_query_submission(query, noise, None, {"beta": 1.2}).features, q)
+    np.testing.assert_array_equal(make_query_submission(query, noise, None, SETTINGS).features, q)
 
 
 def test_frozen_members_are_used_as_they_are_and_never_trained(tmp_path, monkeypatch):
@@ -108,10 +95,10 @@ def test_frozen_members_are_used_as_they_are_and_never_trained(tmp_path, monkeyp
         (tmp_path / "store" / f"{video}.zip").write_bytes(b"")
     monkeypatch.setattr(nodes, "launch", lambda *a, **k: pytest.fail("a frozen member was trained"))
     frozen = {"name": "sscd", "frozen": True, "encoder": {"builder": "sscd", "weights": "official", "options": {"short_side": 256}}}
-    manifest = train_ensemble(store, INDEX, GT, {"official": "/models/sscd.pt"}, Directory(tmp_path / "models"), Directory(tmp_path / "emb"), {**PARAMS, "models": [frozen]}, {})
+    manifest = train_ensemble(store, INDEX, GT, NO_FOLDS, {"official": "/models/sscd.pt"}, Directory(tmp_path / "models"), Directory(tmp_path / "emb"), {**PARAMS, "models": [frozen]}, {})
     assert manifest["members"] == {"sscd": {"builder": "sscd", "weights_path": "/models/sscd.pt", "seed": 0, "whitening_path": None, "options": {"short_side": 256}}}
     assert manifest["models"]["sscd"] == {"frozen": True, "builder": "sscd", "weights": "official"}
     with pytest.raises(ValueError, match="a frozen member names its encoder"):
-        train_ensemble(store, INDEX, GT, {}, Directory(tmp_path / "models"), Directory(tmp_path / "emb"), {**PARAMS, "models": [{"name": "x", "frozen": True, "backbone": "resnet18"}]}, {})
+        train_ensemble(store, INDEX, GT, NO_FOLDS, {}, Directory(tmp_path / "models"), Directory(tmp_path / "emb"), {**PARAMS, "models": [{"name": "x", "frozen": True, "backbone": "resnet18"}]}, {})
     with pytest.raises(ValueError, match="a trained member needs a backbone"):
-        train_ensemble(store, INDEX, GT, {}, Directory(tmp_path / "models"), Directory(tmp_path / "emb"), {**PARAMS, "models": [{"name": "x", "encoder": {"builder": "sscd"}}]}, {})
+        train_ensemble(store, INDEX, GT, NO_FOLDS, {}, Directory(tmp_path / "models"), Directory(tmp_path / "emb"), {**PARAMS, "models": [{"name": "x", "encoder": {"builder": "sscd"}}]}, {})

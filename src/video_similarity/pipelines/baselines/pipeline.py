@@ -3,24 +3,27 @@ from functools import partial
 from kedro.pipeline import Pipeline, node, pipeline
 
 from video_similarity.pipelines import infer_query, infer_ref, pca
-from video_similarity.pipelines.baselines.nodes import baseline_members
+from video_similarity.pipelines.baselines.nodes import baseline_members, baseline_settings
 
-#: baseline -> the parameters its pca stage reads (PDQ hashes are used as they are).
-BASELINES = {"pdq": "params:baselines.pdq.pca", "untrained": "params:pca", "sscd": "params:baselines.sscd.pca"}  # report order
+#: The baselines, in report order.
+BASELINES = ("pdq", "untrained", "sscd")
 SHARED = {"frame_archives", "video_index", "embedding_store", "pretrained_weights"}
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Each baseline: its members, then pca -> infer_ref -> infer_query exactly as the ensemble, under its own namespace."""
+    """Each baseline: its members and settings, then pca -> infer_ref -> infer_query exactly as the ensemble, under its own namespace."""
     stages = pca.create_pipeline() + infer_ref.create_pipeline() + infer_query.create_pipeline(boosters=False)
     pipelines = []
-    for name, pca_params in BASELINES.items():
-        members = node(partial(baseline_members, name), [f"params:baselines.{name}", "pretrained_weights"], "ensemble_members", name="baseline_members")
+    for name in BASELINES:
+        section = f"params:baselines.{name}"
+        own = pipeline([
+            node(partial(baseline_members, name), [section, "pretrained_weights"], "ensemble_members", name="baseline_members"),
+            node(partial(baseline_settings, name), [section], "descriptor_settings", name="baseline_settings"),
+        ])
         pipelines.append(pipeline(
-            pipeline([members]) + stages,
+            own + stages,
             namespace=name,
             inputs=SHARED,
-            parameters={"params:pca": pca_params, f"params:baselines.{name}": f"params:baselines.{name}",
-                        "params:inference": "params:inference", "params:launch": "params:launch"},
+            parameters={"params:pca", section, "params:inference", "params:launch"},
         ))
     return sum(pipelines, Pipeline([]))

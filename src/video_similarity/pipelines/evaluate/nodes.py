@@ -10,6 +10,7 @@ from matplotlib.figure import Figure  # a bare Figure: no pyplot state, no GUI b
 
 from video_similarity.descriptors import Descriptors, validate_submission
 from video_similarity.metrics.vsc import evaluate, ground_truth_pairs, micro_average_precision, precision_recall_curve
+from video_similarity.vsc.settings import DescriptorSettings
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ def evaluate_submissions(
     video_index: pd.DataFrame,
     params: dict,
     query_video_scores: pd.DataFrame | None = None,
+    descriptor_settings: dict | None = None,
     **submissions: Descriptors,
 ) -> tuple[dict, Figure, pd.DataFrame, str]:
     """Metrics JSON, precision-recall plot, per-edit table and a markdown comparison.
@@ -88,6 +90,8 @@ def evaluate_submissions(
             name = key[: -len("_query_descriptors")]
             runs[name] = (query, submissions[f"{name}_reference_descriptors"])
     metrics: dict = {"split": split, "methods": {}}
+    if descriptor_settings:
+        metrics["settings"] = descriptor_settings
     figure = Figure(figsize=(5, 4))
     axis = figure.add_subplot()
     breakdown = []
@@ -134,7 +138,12 @@ def _ablation(variants: dict, reference, main: tuple, video_scores, positives: s
 
 
 def _markdown(metrics: dict, table: pd.DataFrame) -> str:
-    lines = [f"# VSC descriptor track: split {metrics['split']}", "", "| method | uAP | query descr. | reference descr. | dim | positives retrieved |", "|---|---|---|---|---|---|"]
+    lines = [f"# VSC descriptor track: split {metrics['split']}", ""]
+    if metrics.get("settings"):
+        settings = DescriptorSettings.from_dict(metrics["settings"])
+        lines += [f"The ensemble's descriptor settings ({settings.source}): {settings.summary()}. {settings.note}"
+                  + (" The tuner's table: `tuning_report.md`." if settings.source in ("tuned", "fallback") else ""), ""]
+    lines += ["| method | uAP | query descr. | reference descr. | dim | positives retrieved |", "|---|---|---|---|---|---|"]
     for method, m in metrics["methods"].items():
         lines.append(f"| {method} | {m['uAP']:.4f} | {m['query_descriptors']} | {m['reference_descriptors']} | {m['dim']} | {m['positives_retrieved']}/{m['positives']} |")
     titles = {

@@ -12,7 +12,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     baseline_files = [f"{name}_{side}_descriptors" for name in BASELINES for side in ("query", "reference")]
     ablation_files = [f"ablation_{name}_query_descriptors" for name in ABLATION]
     inputs = ["query_descriptors", "reference_descriptors", "descriptor_ground_truth", "query_edits", "video_index", "query_video_scores",
-              "params:inference"]
+              "descriptor_settings", "params:inference"]
     scoring = node(
         evaluate_submissions,
         {name: name for name in inputs[:-1]} | {"params": inputs[-1]} | {f: f for f in baseline_files + ablation_files},

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -15,25 +14,15 @@ from video_similarity.cache import input_key, open_stamped, read_item, write_ite
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
 from video_similarity.descriptors import Descriptors
-from video_similarity.embeddings import drop_near_duplicates, embed_with_ensemble, project, query_submission
-from video_similarity.params import parse
-from video_similarity.pipelines.infer_ref.nodes import InferenceParams
+from video_similarity.embeddings import embed_with_ensemble, project, query_submission
+from video_similarity.pipelines.infer_query.params import VideoScoreParams
+from video_similarity.pipelines.infer_ref.params import InferenceParams
 from video_similarity.query_boost import merge_parts, part_id
+from video_similarity.vsc.dedup import drop_near_duplicates, fit_budget
+from video_similarity.vsc.settings import DescriptorSettings
+from video_similarity.vsc.video_scores import video_scores
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class VideoScoreParams:
-    """``params:video_score``: how infer_query uses the model train_vid_score made."""
-
-    enabled: bool = True  # false: no query is suppressed
-    threshold: float = 0.001  # a query whose score (sigmoid) is below this is suppressed (the rank-1's value)
-    batch_size: int = 64
-
-    @classmethod
-    def from_params(cls, params: dict | None) -> "VideoScoreParams":
-        return parse(cls, params, "video_score")
 
 
 def _write_parts(folder: Path, video_id: str, archive, frames: list[np.ndarray], layout) -> list[dict]:
@@ -110,6 +99,7 @@ def detect_query_scenes(
 
 def score_query_videos(
     vid_score_model: dict,
+    descriptor_settings: dict,
     frame_archives: FrameArchiveStore,
     video_index: pd.DataFrame,
     embedding_dir: Directory,
@@ -117,26 +107,25 @@ def score_query_videos(
     inference_params: dict,
     launch_params: dict,
 ) -> pd.DataFrame:
-    """Every query's video score (P(it holds copied content)) and whether it is suppressed (score below the threshold)."""
-    from video_similarity.extraction import encoder_items
-    from video_similarity.models.vid_score import score_videos
-
+    """Every query's video score (P(it holds copied content)) and whether it is suppressed (below the settings' threshold)."""
     config = VideoScoreParams.from_params(params)
+    threshold = DescriptorSettings.from_dict(descriptor_settings).video_score_threshold
     inference = InferenceParams.from_params(inference_params)
     queries = frame_archives.archives(video_index, inference.split, "query")
     scores = pd.DataFrame({"video_id": sorted(queries), "score": np.nan, "suppressed": False})
     if not config.enabled:
         log.info("Video score is off (video_score.enabled): no query is suppressed")
         return scores
-    if not vid_score_model or vid_score_model.get("skipped"):
+    found = video_scores(vid_score_model, queries, embedding_dir.path, launch_params, inference.batch_size, config.batch_size)
+    if found is None:
         log.info("No video-score model (%s): no query is suppressed", (vid_score_model or {}).get("skipped", "train_vid_score has not run"))
         return scores
-    encoder = vid_score_model["encoder"]
-    items = encoder_items(encoder["name"], encoder["entry"], queries, embedding_dir.path, launch_params, inference.batch_size)
-    found = score_videos(vid_score_model["torchscript"], items, int(vid_score_model["max_frames"]), config.batch_size)
     scores["score"] = scores["video_id"].map(found)
-    scores["suppressed"] = scores["score"].lt(config.threshold).fillna(False)  # a query without features is kept
-    log.info("Video score: %d of %d queries below %g are suppressed", int(scores["suppressed"].sum()), len(scores), config.threshold)
+    if threshold is None:
+        log.info("Video score: %d queries scored; the descriptor settings suppress none", int(scores["score"].notna().sum()))
+        return scores
+    scores["suppressed"] = scores["score"].lt(threshold).fillna(False)  # a query without features is kept
+    log.info("Video score: %d of %d queries below %g are suppressed", int(scores["suppressed"].sum()), len(scores), threshold)
     return scores
 
 
@@ -147,6 +136,7 @@ def _budget(video_index: pd.DataFrame, split: str) -> int:
 
 def infer_queries(
     ensemble_members: dict,
+    descriptor_settings: dict,
     pca_model,
     frame_archives: FrameArchiveStore,
     video_index: pd.DataFrame,
@@ -156,51 +146,68 @@ def infer_queries(
     launch_params: dict,
     use_scenes: bool = True,
 ) -> Descriptors:
-    """Per-second query descriptors of ``params.split``, near-duplicate consecutive frames dropped; scene parts appended.
+    """Per-second query descriptors of ``params.split``; scene parts merged in; within the challenge's descriptor budget.
 
-    Each scene part is embedded like a query of its own and de-duplicated on its
-    own; by default a query with parts keeps its number of descriptors, its
-    parts' rows first (``scene_detection.parts_replace_frames``), else the parts'
-    rows are added within the challenge's descriptor budget.
+    Each scene part is embedded like a query of its own; by default a query with
+    parts keeps its number of descriptors, its parts' rows first
+    (``scene_detection.parts_replace_frames``), else the parts' rows are added.
+    A de-duplication threshold of the settings drops near-duplicate consecutive
+    rows (of a query and of each part on its own); then, where the total passes
+    the budget, the most redundant rows go first (:func:`video_similarity.vsc.dedup.fit_budget`).
     """
     config = InferenceParams.from_params(params)
+    settings = DescriptorSettings.from_dict(descriptor_settings)
     queries = frame_archives.archives(video_index, config.split, "query")
     if not queries:
         raise ValueError(f"infer_query: no query archives in split {config.split!r}")
-    embedded = project(embed_with_ensemble(ensemble_members, queries, embedding_dir.path, "queries", config.batch_size, launch_params), pca_model)
-    kept = drop_near_duplicates(embedded, config.dedup_threshold)
-    log.info("Queries: %d descriptors, %d after dropping near-duplicate consecutive frames", len(embedded.features), len(kept.features))
+    embedded = project(embed_with_ensemble(ensemble_members, settings, queries, embedding_dir.path, "queries", config.batch_size, launch_params),
+                       pca_model)
+    budget = _budget(video_index, config.split)
+    kept = _dedup(embedded, settings)
     parts = {
         part_id(video, k): row["archive"]
         for video, rows in ((query_scene_parts or {}).get("parts") or {}).items() if video in queries
         for k, row in enumerate(rows) if Path(row["archive"]).is_file()
     }
-    if not use_scenes or not parts:
-        return kept
-    embedded_parts = project(embed_with_ensemble(ensemble_members, parts, embedding_dir.path, "query_parts", config.batch_size, launch_params), pca_model)
-    replace = bool(query_scene_parts.get("parts_replace_frames", True))
-    merged = merge_parts(kept, drop_near_duplicates(embedded_parts, config.dedup_threshold), _budget(video_index, config.split), replace)
-    log.info("Scene parts: %d part descriptors %s (%d left out: %s)", merged.part_rows,
-             "in place of their queries' frames" if replace else "added", merged.dropped,
-             "a query keeps its number of descriptors" if replace else "the descriptor budget")
-    return merged.descriptors
+    if use_scenes and parts:
+        embedded_parts = project(embed_with_ensemble(ensemble_members, settings, parts, embedding_dir.path, "query_parts", config.batch_size,
+                                                     launch_params), pca_model)
+        replace = bool(query_scene_parts.get("parts_replace_frames", True))
+        merged = merge_parts(kept, _dedup(embedded_parts, settings), replace)
+        log.info("Scene parts: %d part descriptors %s (%d left out: a query keeps its number of descriptors)", merged.part_rows,
+                 "in place of their queries' frames" if replace else "added", merged.dropped)
+        kept = merged.descriptors
+    fitted = fit_budget(kept, budget)
+    log.info("Queries: %d frames, %d descriptors (budget %d%s)", len(embedded), len(fitted), budget,
+             f"; {len(kept) - len(fitted)} of the most redundant rows dropped to fit it" if len(fitted) < len(kept) else "")
+    return fitted
 
 
-def infer_plain_queries(ensemble_members: dict, pca_model, frame_archives: FrameArchiveStore, video_index: pd.DataFrame,
-                        embedding_dir: Directory, params: dict, launch_params: dict) -> Descriptors:
+def _dedup(descriptors: Descriptors, settings: DescriptorSettings) -> Descriptors:
+    """The settings' fixed-threshold de-duplication, if they ask for one."""
+    if settings.dedup_threshold is None:
+        return descriptors
+    kept = drop_near_duplicates(descriptors, settings.dedup_threshold)
+    log.info("De-duplication at %g: %d of %d rows kept", settings.dedup_threshold, len(kept), len(descriptors))
+    return kept
+
+
+def infer_plain_queries(ensemble_members: dict, descriptor_settings: dict, pca_model, frame_archives: FrameArchiveStore,
+                        video_index: pd.DataFrame, embedding_dir: Directory, params: dict, launch_params: dict) -> Descriptors:
     """:func:`infer_queries` without scene parts (the baselines, and the ablation without scene detection)."""
-    return infer_queries(ensemble_members, pca_model, frame_archives, video_index, None, embedding_dir, params, launch_params, use_scenes=False)
+    return infer_queries(ensemble_members, descriptor_settings, pca_model, frame_archives, video_index, None, embedding_dir, params,
+                         launch_params, use_scenes=False)
 
 
-def make_plain_query_submission(query_embeddings: Descriptors, noise_bank: Descriptors, params: dict) -> Descriptors:
+def make_plain_query_submission(query_embeddings: Descriptors, noise_bank: Descriptors, descriptor_settings: dict) -> Descriptors:
     """:func:`make_query_submission` without the video score (the baselines, and the ablation without it)."""
-    return make_query_submission(query_embeddings, noise_bank, None, params, use_video_score=False)
+    return make_query_submission(query_embeddings, noise_bank, None, descriptor_settings, use_video_score=False)
 
 
-def make_query_submission(query_embeddings: Descriptors, noise_bank: Descriptors, query_video_scores: pd.DataFrame | None, params: dict,
-                          use_video_score: bool = True) -> Descriptors:
-    """The official ``query_descriptors.npz``: score-normalised queries; suppressed ones as one tiny row biased by -100."""
+def make_query_submission(query_embeddings: Descriptors, noise_bank: Descriptors, query_video_scores: pd.DataFrame | None,
+                          descriptor_settings: dict, use_video_score: bool = True) -> Descriptors:
+    """The official ``query_descriptors.npz``: score-normalised queries (the settings' beta); suppressed ones as one tiny row biased by -100."""
     suppressed = set()
     if use_video_score and query_video_scores is not None and len(query_video_scores):
         suppressed = set(query_video_scores.loc[query_video_scores["suppressed"].astype(bool), "video_id"])
-    return query_submission(query_embeddings, noise_bank, InferenceParams.from_params(params).beta, suppressed)
+    return query_submission(query_embeddings, noise_bank, DescriptorSettings.from_dict(descriptor_settings).beta, suppressed)

@@ -8,7 +8,7 @@ from video_similarity.pipelines.infer_query.nodes import (
 #: submission uses both (as far as params:scene_detection and params:video_score enable them).
 ABLATION = {"no_boosters": (False, False), "scenes_only": (True, False), "video_score_only": (False, True)}
 
-_EMBED = ["ensemble_members", "pca_model", "frame_archives", "video_index"]
+_EMBED = ["ensemble_members", "descriptor_settings", "pca_model", "frame_archives", "video_index"]
 _RUN = ["embedding_store", "params:inference", "params:launch"]
 
 
@@ -16,9 +16,9 @@ def _queries(use_scenes: bool, use_video_score: bool) -> Pipeline:
     """Query descriptors and their submission, with or without each booster."""
     embed = (node(infer_queries, _EMBED + ["query_scene_parts"] + _RUN, "query_embeddings", name="infer_queries") if use_scenes
              else node(infer_plain_queries, _EMBED + _RUN, "query_embeddings", name="infer_queries"))
-    submit = (node(make_query_submission, ["query_embeddings", "noise_bank", "query_video_scores", "params:inference"], "query_descriptors",
+    submit = (node(make_query_submission, ["query_embeddings", "noise_bank", "query_video_scores", "descriptor_settings"], "query_descriptors",
                    name="make_query_submission") if use_video_score
-              else node(make_plain_query_submission, ["query_embeddings", "noise_bank", "params:inference"], "query_descriptors",
+              else node(make_plain_query_submission, ["query_embeddings", "noise_bank", "descriptor_settings"], "query_descriptors",
                         name="make_query_submission"))
     return pipeline([embed, submit])
 
@@ -30,10 +30,10 @@ def create_pipeline(boosters: bool = True, **kwargs) -> Pipeline:
     boosts = pipeline([
         node(detect_query_scenes, ["frame_archives", "video_index", "scene_part_store", "params:scene_detection", "params:inference"],
              "query_scene_parts", name="detect_query_scenes"),
-        node(score_query_videos, ["vid_score_model", "frame_archives", "video_index", "embedding_store", "params:video_score",
-                                  "params:inference", "params:launch"], "query_video_scores", name="score_query_videos"),
+        node(score_query_videos, ["vid_score_model", "descriptor_settings", "frame_archives", "video_index", "embedding_store",
+                                  "params:video_score", "params:inference", "params:launch"], "query_video_scores", name="score_query_videos"),
     ])
-    shared = {"ensemble_members", "pca_model", "frame_archives", "video_index", "embedding_store", "noise_bank"}
+    shared = {"ensemble_members", "descriptor_settings", "pca_model", "frame_archives", "video_index", "embedding_store", "noise_bank"}
     params = {"params:inference", "params:launch"}
     variants = [
         pipeline(_queries(s, v), namespace=name, parameters=params,

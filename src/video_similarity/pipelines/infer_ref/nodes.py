@@ -2,40 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
 from video_similarity.descriptors import Descriptors
 from video_similarity.embeddings import embed_with_ensemble, project, reference_submission, select
-from video_similarity.params import parse
-
-
-@dataclass(frozen=True)
-class InferenceParams:
-    """``params:inference``, shared by infer_ref, infer_query and evaluate."""
-
-    split: str = "test"  # the split that is evaluated (its queries and references)
-    noise_split: str = "train"  # references of another split form the score-normalisation noise bank
-    batch_size: int = 64
-    dedup_threshold: float = 0.975  # drop a query frame this similar (cosine) to the previous kept one
-    beta: float = 1.2  # score normalisation strength
-
-    @classmethod
-    def from_params(cls, params: dict | None) -> "InferenceParams":
-        config = parse(cls, params, "inference")
-        if config.noise_split == config.split:
-            raise ValueError(
-                f"inference.noise_split is {config.split!r}, the evaluated split itself: the noise bank must come from "
-                "another split's references (the official baseline refuses an overlapping noise bank)"
-            )
-        return config
+from video_similarity.pipelines.infer_ref.params import InferenceParams
+from video_similarity.vsc.settings import DescriptorSettings
 
 
 def infer_references(
     ensemble_members: dict,
+    descriptor_settings: dict,
     pca_model,
     frame_archives: FrameArchiveStore,
     video_index: pd.DataFrame,
@@ -49,7 +28,8 @@ def infer_references(
     noise = frame_archives.archives(video_index, config.noise_split, "reference")
     if not refs or not noise:
         raise ValueError(f"infer_ref: need reference archives in splits {config.split!r} and {config.noise_split!r}")
-    both = embed_with_ensemble(ensemble_members, {**refs, **noise}, embedding_dir.path, "references", config.batch_size, launch_params)
+    settings = DescriptorSettings.from_dict(descriptor_settings)
+    both = embed_with_ensemble(ensemble_members, settings, {**refs, **noise}, embedding_dir.path, "references", config.batch_size, launch_params)
     both = project(both, pca_model)
     return select(both, refs), select(both, noise)
 

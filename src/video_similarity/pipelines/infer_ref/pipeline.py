@@ -8,7 +8,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 infer_references,
-                ["ensemble_members", "pca_model", "frame_archives", "video_index", "embedding_store", "params:inference", "params:launch"],
+                ["ensemble_members", "descriptor_settings", "pca_model", "frame_archives", "video_index", "embedding_store", "params:inference", "params:launch"],
                 ["reference_embeddings", "noise_bank"],
                 name="infer_references",
             ),

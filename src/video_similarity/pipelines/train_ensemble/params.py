@@ -26,7 +26,6 @@ class MemberParams:
     encoder: dict | None = None  # a frozen member's registry entry: {builder, weights, options}
     teacher: dict | None = None  # a trained member's teacher (a registry entry; SSCD by default) ...
     teacher_weight: float = 0.0  # ... and the weight of its distillation term (0: no teacher)
-    weight: float = 1.0  # the member's share of the ensemble: its L2-normalised embedding is multiplied by it
 
 
 #: Member fields a section may give a default for.
@@ -61,6 +60,9 @@ class TrainEnsembleParams:
         out = []
         for entry in self.models:
             entry = dict(entry)
+            if "weight" in entry:
+                raise ValueError(f"train_ensemble model {entry.get('name')!r}: member weights are descriptor settings now, chosen by the "
+                                 "tune stage on the training split (or given in tuning.fixed.weights with tuning.mode: fixed)")
             unknown = sorted(set(entry) - set(known))
             if unknown:
                 raise ValueError(f"train_ensemble model {entry.get('name')!r}: unknown key(s) {unknown}; known: {known}")
@@ -72,10 +74,7 @@ class TrainEnsembleParams:
             elif "backbone" not in entry or "encoder" in entry:
                 raise ValueError(f"train_ensemble model {entry['name']!r}: a trained member needs a backbone (frozen: true for an encoder used as it is)")
             defaults = {k: getattr(self, k) for k in MEMBER_DEFAULTS}
-            member = parse(MemberParams, {**defaults, **entry}, f"train_ensemble model {entry['name']!r}")
-            if not member.weight > 0:
-                raise ValueError(f"train_ensemble model {member.name!r}: weight is {member.weight}; it must be positive (remove the member to leave it out)")
-            out.append(member)
+            out.append(parse(MemberParams, {**defaults, **entry}, f"train_ensemble model {entry['name']!r}"))
         return out
 
     def common(self) -> dict:

@@ -18,7 +18,7 @@ from video_similarity.extraction import encoder_items, encoder_stamp
 from video_similarity.launch import LaunchConfig, launch
 from video_similarity.models.registry import EncoderSpec
 from video_similarity.params import parse
-from video_similarity.pipelines.infer_query.nodes import VideoScoreParams
+from video_similarity.vsc.folds import TuningFolds
 
 log = logging.getLogger(__name__)
 
@@ -79,21 +79,24 @@ def train_video_score(
     frame_archives: FrameArchiveStore,
     video_index: pd.DataFrame,
     descriptor_ground_truth: pd.DataFrame,
+    tuning_folds: dict,
     pretrained_weights: dict,
     model_dir: Directory,
     embedding_dir: Directory,
     params: dict,
-    video_score_params: dict,
     launch_params: dict,
 ) -> dict:
-    """The model's manifest: its TorchScript file, the encoder it reads, validation AP and recall at the threshold.
+    """The model's manifest: its TorchScript file, the encoder it reads, validation AP.
 
     Without both kinds of training query (with and without a copy) the stage is
     skipped with the reason logged and returned (``{"skipped": ...}``): infer_query then suppresses nothing.
+    The queries of the tuning folds' held-out fold are not trained on: the tune
+    stage chooses the threshold on their scores.
     """
     config = TrainVideoScoreParams.from_params(params)
-    threshold = VideoScoreParams.from_params(video_score_params).threshold
-    queries = frame_archives.archives(video_index, config.split, "query")
+    held_out = TuningFolds.from_dict(tuning_folds).held_out()
+    all_queries = frame_archives.archives(video_index, config.split, "query")
+    queries = {v: p for v, p in all_queries.items() if v not in held_out}
     gt = descriptor_ground_truth[descriptor_ground_truth["split"] == config.split] if len(descriptor_ground_truth) else descriptor_ground_truth
     copied = set(gt["query_id"]) if len(gt) else set()
     labels = {v: int(v in copied) for v in queries}
@@ -130,15 +133,9 @@ def train_video_score(
         launch("video_similarity.workers.train", spec, LaunchConfig.from_params(launch_params), workdir=folder / "jobs")
     result = json.loads(report.read_text())
     scored = {v: s for v, s in result["scores"].items()}
-    pos = [v for v in scored if labels.get(v)]
-    kept = [v for v in pos if scored[v] >= threshold]
-    validation = {
-        "evaluated_on": result["evaluated_on"], "videos": len(scored), "positives": len(pos), "ap": result["val_ap"],
-        "threshold": threshold, "recall_at_threshold": len(kept) / len(pos) if pos else None,
-        "suppressed": sum(s < threshold for s in scored.values()),
-    }
-    log.info("Video score on the %s queries: AP %s, recall of true copies at %g: %s", validation["evaluated_on"],
-             "undefined (no copies among them)" if validation["ap"] is None else f"{validation['ap']:.3f}", threshold,
-             validation["recall_at_threshold"])
+    validation = {"evaluated_on": result["evaluated_on"], "videos": len(scored), "positives": sum(bool(labels.get(v)) for v in scored),
+                  "ap": result["val_ap"]}
+    log.info("Video score on the %s queries: AP %s", validation["evaluated_on"],
+             "undefined (no copies among them)" if validation["ap"] is None else f"{validation['ap']:.3f}")
     return {"encoder": {"name": name, "entry": entry}, "torchscript": str(torchscript), "checkpoint": str(folder / "model.ckpt"),
-            "max_frames": config.max_frames, "trained_on": len(train_ids), "validation": validation}
+            "max_frames": config.max_frames, "trained_on": len(train_ids), "held_out_for_tuning": len(all_queries) - len(queries), "validation": validation}

@@ -8,8 +8,8 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 train_video_score,
-                ["ensemble_members", "frame_archives", "video_index", "descriptor_ground_truth", "pretrained_weights",
-                 "vid_score_store", "embedding_store", "params:train_vid_score", "params:video_score", "params:launch"],
+                ["ensemble_members", "frame_archives", "video_index", "descriptor_ground_truth", "tuning_folds", "pretrained_weights",
+                 "vid_score_store", "embedding_store", "params:train_vid_score", "params:launch"],
                 "vid_score_model",
                 name="train_video_score",
             )
