@@ -97,7 +97,7 @@ def _record_crashes(cache_dir: Path, encoders: dict, videos: dict[str, dict], ba
         crashed = _crashed(folder)
         for video in sorted(names):
             spec = {"encoders": {name: encoders[name]}, "videos": {video: videos[video]}, "cache_dir": str(cache_dir),
-                    "batch_size": int(batch_size), "merge_dir": None, "skip": {}}
+                    "batch_size": int(batch_size), "skip": {}}
             try:
                 launch(WORKER, spec, alone, workdir=cache_dir / "jobs")
                 continue  # it encodes on its own: it was stopped with the dying job, not the cause
@@ -117,6 +117,45 @@ def _record_crashes(cache_dir: Path, encoders: dict, videos: dict[str, dict], ba
         log.info("The job failed (%s) but every video it was encoding encodes on its own: trying the job again",
                  str(error).splitlines()[0])
     return found if found else (-1 if suspects else 0)
+
+
+def merge_items(cache_dir: Path, merge_dir: Path, name: str, video_ids: list[str]) -> None:
+    """One encoder's items, in the given order, as an official-format descriptor file."""
+    import numpy as np
+
+    from video_similarity.cache import read_item
+    from video_similarity.descriptors import save_descriptors
+
+    ids, stamps, feats = [], [], []
+    for video_id in video_ids:
+        item = read_item(cache_dir / name, video_id)
+        if item is None:  # failed: recorded in its folder
+            continue
+        if len(item["timestamps"]) != len(item["features"]) or np.isnan(item["timestamps"]).any():
+            raise ValueError(f"{name}: {video_id} has no per-row timestamps; only frame encoders make descriptor files")
+        ids += [video_id] * len(item["features"])
+        stamps.append(item["timestamps"])
+        feats.append(item["features"])
+    save_descriptors(merge_dir / f"{name}.npz", Descriptors(np.asarray(ids), np.concatenate(stamps), np.concatenate(feats)))
+
+
+def _all_current(cache_dir: Path, encoders: dict[str, dict], videos: dict[str, dict], skip: dict[str, list[str]]) -> bool:
+    """Every item already made from the inputs it would be made from now (videos that crashed a job excepted)."""
+    from video_similarity.cache import input_key, item_is_current
+
+    for name, entry in encoders.items():
+        skipped = set(skip.get(name) or ())
+        for video_id, video in videos.items():
+            if video_id in skipped:
+                continue
+            try:  # the worker's key: the input item (features), the archive (+ the source video for clip encoders reading it)
+                keys = ([input_key(Path(entry["input_features"]) / f"{video_id}.npz")] if entry.get("input_features")
+                        else [input_key(video["archive"])] + ([input_key(video["archive"], video["video"])] if video.get("video") else []))
+            except OSError:
+                return False
+            if not any(item_is_current(cache_dir / name, video_id, key) for key in keys):
+                return False
+    return True
 
 
 def extract(
@@ -142,19 +181,23 @@ def extract(
         open_stamped(folder, encoder_stamp(entry))
         for stale in [*folder.glob("failed_rank*.json"), *folder.glob("inflight_rank*.txt")]:  # this job records its own
             stale.unlink()
-    merge_dir = cache_dir / "merged" / merge_job if merge_job else None
     for attempt in range(MAX_CRASHES + 1):
         skip = {name: _skipped(cache_dir / name, videos) for name in encoders}
-        spec = {"encoders": encoders, "videos": videos, "cache_dir": str(cache_dir), "batch_size": int(batch_size),
-                "merge_dir": str(merge_dir) if merge_dir else None, "skip": skip}
+        if _all_current(cache_dir, encoders, videos, skip):  # nothing to encode: no job (each costs seconds of start-up)
+            log.info("%s: every item of the %d videos is current", ", ".join(encoders), len(videos))
+            break
+        spec = {"encoders": encoders, "videos": videos, "cache_dir": str(cache_dir), "batch_size": int(batch_size), "skip": skip}
         try:
             launch(WORKER, spec, LaunchConfig.from_params(launch_params), workdir=cache_dir / "jobs")
             break
         except LaunchError as error:  # a process died: on a video (recorded, then the job goes on) or not (raised)
             if attempt == MAX_CRASHES or not _record_crashes(cache_dir, encoders, videos, batch_size, launch_params, error):
                 raise
-    if merge_dir is None:
+    if not merge_job:
         return None
+    merge_dir = cache_dir / "merged" / merge_job
+    for name in encoders:
+        merge_items(cache_dir, merge_dir, name, list(videos))
     return {name: load_descriptors(merge_dir / f"{name}.npz") for name in encoders}
 
 

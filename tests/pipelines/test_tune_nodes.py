@@ -75,7 +75,7 @@ def test_without_ground_truth_the_fallback_is_used_and_said(tmp_path, embedded):
     assert settings["source"] == "fallback" and settings["weights"] == {"good": 1.0}  # the first frozen member alone
     assert settings["projection"] is None and settings["dedup_threshold"] is None and settings["video_score_threshold"] is None
     assert table.empty and not embedded  # nothing to tune: nothing embedded
-    assert "no tuning: split 'train' has no ground-truth copy" in report and "Fallback settings" in report
+    assert "No tuning: split 'train' has no ground-truth copy" in report and "fallback settings (tuning.fallback)" in report
 
 
 def test_mode_fixed_takes_the_given_settings_and_holds_nothing_out(tmp_path, embedded):

@@ -292,7 +292,7 @@ def test_a_video_that_kills_the_extraction_process_is_recorded_and_the_rest_goes
 
     monkeypatch.setattr(extraction, "launch", fake_launch)
     encoders = {"pdq": entry("pdq")}
-    videos = dict(sorted(corpus["videos"].items(), key=lambda kv: kv[0] != "A"))  # A first, then BAD kills the job
+    videos = dict(sorted(corpus["videos"].items(), key=lambda kv: (kv[0] != "A", kv[0] != "BAD")))  # A, then BAD kills the job
     extraction.extract(encoders, videos, tmp_path, None, 2)
     every = sorted(videos)
     assert launches == [(every, {"pdq": []}), (["A"], {}), (["BAD"], {}), (every, {"pdq": ["BAD"]})]
@@ -300,11 +300,40 @@ def test_a_video_that_kills_the_extraction_process_is_recorded_and_the_rest_goes
     crashed = failures(tmp_path / "pdq")
     assert list(crashed) == ["BAD"] and "the extraction process died while encoding it (job" in crashed["BAD"]
     launches.clear()
-    extraction.extract(encoders, videos, tmp_path, None, 2)  # a rerun: not retried forever
-    assert launches == [(every, {"pdq": ["BAD"]})]
+    extraction.extract(encoders, videos, tmp_path, None, 2)  # a rerun: not retried forever, and the rest is current
+    assert launches == []
     stat = os.stat(videos["BAD"]["archive"])
     os.utime(videos["BAD"]["archive"], ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))  # the archive changes
     launches.clear()
-    extraction.extract(encoders, videos, tmp_path, None, 2)  # tried again, killed again, recorded again
-    assert launches == [(every, {"pdq": []}), (["BAD"], {}), (every, {"pdq": ["BAD"]})]
+    extraction.extract(encoders, videos, tmp_path, None, 2)  # tried again, killed again, recorded again; the rest is current
+    assert launches == [(every, {"pdq": []}), (["BAD"], {})]
     assert list(json.loads((tmp_path / "pdq" / "crashed.json").read_text())) == ["BAD"]
+
+
+def test_no_job_is_launched_when_every_item_is_current_and_a_changed_archive_launches_one(corpus, tmp_path, monkeypatch):
+    """The node checks the one cache rule's keys itself: a run whose items are all current starts no torchrun job (each
+    costs seconds of start-up) and still merges the official file; one changed archive is a job again."""
+    import os
+
+    import video_similarity.extraction as extraction
+    from video_similarity.cache import input_key, write_item
+
+    launches = []
+
+    def fake_launch(module, spec, config, workdir):
+        launches.append(sorted(spec["videos"]))
+        for video, info in spec["videos"].items():
+            t = np.asarray([[0.0, 1.0]])
+            write_item(tmp_path / "pdq", video, input_key(info["archive"]), features=np.ones((1, 2), np.float32), timestamps=t)
+
+    monkeypatch.setattr(extraction, "launch", fake_launch)
+    videos = {v: info for v, info in corpus["videos"].items() if v != "BAD"}
+    first = extraction.extract({"pdq": entry("pdq")}, videos, tmp_path, None, 2, merge_job="j")
+    assert len(launches) == 1 and len(first["pdq"]) == len(videos)
+    again = extraction.extract({"pdq": entry("pdq")}, videos, tmp_path, None, 2, merge_job="j")
+    assert len(launches) == 1 and again["pdq"].video_ids.tolist() == first["pdq"].video_ids.tolist()  # merged by the node
+    archive = next(iter(videos.values()))["archive"]
+    stat = os.stat(archive)
+    os.utime(archive, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    extraction.extract({"pdq": entry("pdq")}, videos, tmp_path, None, 2, merge_job="j")
+    assert len(launches) == 2

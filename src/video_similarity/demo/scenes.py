@@ -152,6 +152,20 @@ def _bounce(x: float, lo: float, hi: float) -> float:
     return lo + (y if y <= span else 2 * span - y)
 
 
+@lru_cache(maxsize=8)
+def _backdrop_grid(colors, angle: float, stripes: float, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """What a backdrop's frames share (computed once per video, not per frame): the stripes' phase and the gradient."""
+    w, h = size
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    x /= max(w, 1)
+    y /= max(h, 1)
+    g = (np.cos(angle) * x + np.sin(angle) * y + 1) / 2
+    c0, c1 = (np.asarray(c, np.float32) for c in colors)
+    phase, base = stripes * (x - y * 0.5), c0 * (1 - g[..., None]) + c1 * g[..., None]
+    phase.flags.writeable = base.flags.writeable = False
+    return phase, base
+
+
 @dataclass(frozen=True)
 class ShapesScene:
     """Procedurally rendered footage: shapes moving over a drifting textured backdrop."""
@@ -163,14 +177,8 @@ class ShapesScene:
     shapes: tuple[Shape, ...]
 
     def _backdrop(self, t: float, size: tuple[int, int]) -> np.ndarray:
-        w, h = size
-        y, x = np.mgrid[0:h, 0:w].astype(np.float32)
-        x /= max(w, 1)
-        y /= max(h, 1)
-        g = (np.cos(self.angle) * x + np.sin(self.angle) * y + 1) / 2
-        texture = 0.5 + 0.5 * np.sin(2 * np.pi * (self.stripes * (x - y * 0.5) + self.drift * t))
-        c0, c1 = (np.asarray(c, np.float32) for c in self.colors)
-        base = c0 * (1 - g[..., None]) + c1 * g[..., None]
+        stripes, base = _backdrop_grid(self.colors, self.angle, self.stripes, size)
+        texture = 0.5 + 0.5 * np.sin(2 * np.pi * (stripes + self.drift * t))
         return np.clip(base * (0.75 + 0.25 * texture[..., None]), 0, 255).astype(np.uint8)
 
     def render(self, t: float, size: tuple[int, int]) -> np.ndarray:

@@ -7,8 +7,7 @@ Spec (written by :func:`video_similarity.extraction.extract`):
 * ``cache_dir``: each encoder's items go to ``cache_dir/<name>/<video_id>.npz``
   (``features`` float32, one unit row per frame, clip or feature row; ``timestamps``;
   ``key``: the input it was made from), a stamped folder of the one cache rule
-* ``batch_size``; optional ``merge_dir``: rank 0 merges each encoder into
-  ``merge_dir/<name>.npz`` (the official descriptor format, in the spec's video order)
+* ``batch_size`` (the node merges the items into official descriptor files afterwards)
 * optional ``sample_regions`` {name: {"max_frames": n, "output_dir": dir}}: instead of
   features, unwhitened R-MAC / iMAC regions of evenly spaced frames (to fit whitening)
 
@@ -177,23 +176,6 @@ def run_features(spec: dict, context) -> None:
                      name, done, len(mine), context.world_size, time.perf_counter() - started)
 
 
-def merge(cache_dir: Path, merge_dir: Path, name: str, video_ids: list[str]) -> None:
-    """Rank 0: one encoder's items, in the spec's order, as an official-format descriptor file."""
-    from video_similarity.descriptors import Descriptors, save_descriptors
-
-    ids, stamps, feats = [], [], []
-    for video_id in video_ids:
-        item = read_item(cache_dir / name, video_id)
-        if item is None:  # failed: recorded in its folder
-            continue
-        if len(item["timestamps"]) != len(item["features"]) or np.isnan(item["timestamps"]).any():
-            raise ValueError(f"{name}: {video_id} has no per-row timestamps; only frame encoders make descriptor files")
-        ids += [video_id] * len(item["features"])
-        stamps.append(item["timestamps"])
-        feats.append(item["features"])
-    save_descriptors(merge_dir / f"{name}.npz", Descriptors(np.asarray(ids), np.concatenate(stamps), np.concatenate(feats)))
-
-
 @record
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -204,9 +186,6 @@ def main() -> None:
     else:
         run_features(spec, context)
     barrier(context)
-    if context.is_main and spec.get("merge_dir"):
-        for name in spec["encoders"]:
-            merge(Path(spec["cache_dir"]), Path(spec["merge_dir"]), name, list(spec["videos"]))
     finish(context)
 
 

@@ -39,7 +39,7 @@ class TrainEnsembleParams:
     tau: float = 0.05  # InfoNCE temperature
     koleo_weight: float = 0.1
     weight_decay: float = 1e-4
-    synthetic_pairs: int = 512  # procedurally rendered images added as self-pairs (distinct negatives)
+    synthetic_pairs: int = 128  # procedurally rendered images added as self-pairs (distinct negatives)
     dim: int = 256
     epochs: int = 8
     batch_size: int = 32

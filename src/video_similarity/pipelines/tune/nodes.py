@@ -64,23 +64,24 @@ def tune_descriptors(
         settings = recipe(ensemble_members, config.fixed, "fixed", "tuning.mode is fixed: the settings of tuning.fixed", all_members=True)
         return _finish(settings, pd.DataFrame(), folds, [], 0.0)
     if not folds.usable:
-        note = (f"no tuning: {folds.reason}. Fallback settings (tuning.fallback), chosen from what held on real footage: "
-                "the first frozen member alone, no PCA, no de-duplication beyond the budget, beta 1.2, nothing suppressed")
+        settings = recipe(ensemble_members, config.fallback, "fallback", "", all_members=False)
+        note = (f"No tuning: {folds.reason}. The fallback settings (tuning.fallback) are used instead: what held on real footage "
+                "without a training split to choose on (docs/vsc_descriptor.md, \"Choosing the settings\").")
         log.warning("Descriptor settings: %s", note)
-        return _finish(recipe(ensemble_members, config.fallback, "fallback", note, all_members=False), pd.DataFrame(), folds, [], 0.0)
+        return _finish(settings.replace(note=note), pd.DataFrame(), folds, [], 0.0)
     start = time.perf_counter()
-    inference = InferenceParams.from_params(inference_params).batch_size
+    batch_size = InferenceParams.from_params(inference_params).batch_size
     video_score = VideoScoreParams.from_params(video_score_params)
     references, queries = folds.videos()
     archives = frame_archives.archives(video_index, folds.split)
     fold_archives = {v: archives[v] for v in references + queries if v in archives}
     members = ensemble_members["members"]
     log.info("Tuning on split %r: embedding %d videos with %d members", folds.split, len(fold_archives), len(members))
-    embeddings = extract(members, archive_videos(fold_archives), embedding_dir.path, launch_params, inference, merge_job="tuning")
+    embeddings = extract(members, archive_videos(fold_archives), embedding_dir.path, launch_params, batch_size, merge_job="tuning")
     scores = None
     if video_score.enabled:
         query_archives = {q: fold_archives[q] for q in queries if q in fold_archives}
-        scores = video_scores(vid_score_model, query_archives, embedding_dir.path, launch_params, inference, video_score.batch_size)
+        scores = video_scores(vid_score_model, query_archives, embedding_dir.path, launch_params, batch_size, video_score.batch_size)
     gt = descriptor_ground_truth[descriptor_ground_truth["split"] == folds.split]
     durations = video_index.set_index("video_id")["duration"].astype(float).to_dict()
     trained = frozenset(n for n, m in (ensemble_members.get("models") or {}).items() if not m.get("frozen"))

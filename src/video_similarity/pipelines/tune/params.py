@@ -27,7 +27,7 @@ def _search() -> SearchSpace:
         weights=(0.5, 1.0),
         projections=(PcaSettings(64, 0.25), PcaSettings(128, 0.25), PcaSettings(128, 0.5), PcaSettings(256, 0.5)),
         dedup_thresholds=(0.99, 0.975),
-        betas=(1.2, 1.0, 1.5),
+        betas=(1.2, 1.0, 0.8, 1.5),
         video_score_thresholds=(0.001, 0.01, 0.1),
     )
 
