@@ -12,15 +12,12 @@
 
 from __future__ import annotations
 
-import logging
 import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
 from video_similarity.descriptors import Descriptors
-
-log = logging.getLogger(__name__)
 
 PART = "~p"  # part archive ids: <query id>~p<k>
 TINY = 1e-5  # half-width of the suppressed queries' random descriptor

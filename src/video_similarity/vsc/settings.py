@@ -80,10 +80,13 @@ class DescriptorSettings:
     def from_dict(cls, data: dict) -> "DescriptorSettings":
         return parse(cls, data, "descriptor_settings")
 
+    def members_label(self) -> str:
+        """``sscd + 0.5 x trained``."""
+        return " + ".join(n if w == 1 else f"{w:g} x {n}" for n, w in self.members().items())
+
     def summary(self) -> str:
         """One line for logs and reports."""
-        members = " + ".join(n if w == 1 else f"{w:g} x {n}" for n, w in self.members().items())
-        parts = [members, self.projection.label() if self.projection else "no projection",
+        parts = [self.members_label(), self.projection.label() if self.projection else "no projection",
                  f"de-duplication at {self.dedup_threshold:g}" if self.dedup_threshold is not None else "no de-duplication (budget only)",
                  f"beta {self.beta:g}",
                  f"video score below {self.video_score_threshold:g} suppressed" if self.video_score_threshold is not None else "no suppression"]

@@ -227,10 +227,6 @@ class Tuner:
 
     # ---------------------------------------------------------------- the steps
 
-    def _weights_label(self, weights: dict[str, float]) -> str:
-        members = {n: w for n, w in sorted(weights.items()) if w > 0}
-        return " + ".join(n if w == 1 else f"{w:g} x {n}" for n, w in members.items())
-
     def _member_options(self, current: DescriptorSettings, names: list[str]) -> list[Option]:
         """Weight combinations of ``names`` (each out or at a weight of the space); the rest as in ``current``."""
         fixed = {n: w for n, w in current.weights.items() if n not in names}
@@ -253,9 +249,8 @@ class Tuner:
             if key in seen:
                 continue
             seen.add(key)
-            weights = {n: w / top for n, w in weights.items() if w > 0}
-            options.append(Option(self._weights_label(weights), current.replace(weights=weights),
-                                  (len(weights), sum(w != 1 for w in weights.values()))))
+            settings = current.replace(weights={n: w / top for n, w in weights.items() if w > 0})
+            options.append(Option(settings.members_label(), settings, (len(settings.weights), sum(w != 1 for w in settings.weights.values()))))
         return options
 
     def _quick(self, current: DescriptorSettings, weights: dict[str, float]) -> float:
@@ -266,7 +261,10 @@ class Tuner:
         members = list(self.data.embeddings)
         trained = [n for n in members if n in self.data.trained]
         frozen = [n for n in members if n not in self.data.trained]
-        first = trained if self.data.folds.holdout and frozen == [] else frozen if self.data.folds.holdout else members
+        if not self.data.folds.holdout:  # nothing held out: every member is judged on every fold
+            first = members
+        else:  # the frozen members on every fold first, the trained ones on the held-out fold afterwards
+            first = frozen or trained
         current = start
         if first:
             current = self.choose("members", self._member_options(current, first))

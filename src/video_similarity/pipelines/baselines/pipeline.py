@@ -1,4 +1,4 @@
-from functools import partial
+from functools import partial, update_wrapper
 
 from kedro.pipeline import Pipeline, node, pipeline
 
@@ -10,6 +10,11 @@ BASELINES = ("pdq", "untrained", "sscd")
 SHARED = {"frame_archives", "video_index", "embedding_store", "pretrained_weights"}
 
 
+def _for_baseline(func, name: str):
+    """``func`` with the baseline's name bound, keeping its ``__name__`` for Kedro's node names and logs."""
+    return update_wrapper(partial(func, name), func)
+
+
 def create_pipeline(**kwargs) -> Pipeline:
     """Each baseline: its members and settings, then pca -> infer_ref -> infer_query exactly as the ensemble, under its own namespace."""
     stages = pca.create_pipeline() + infer_ref.create_pipeline() + infer_query.create_pipeline(boosters=False)
@@ -17,8 +22,8 @@ def create_pipeline(**kwargs) -> Pipeline:
     for name in BASELINES:
         section = f"params:baselines.{name}"
         own = pipeline([
-            node(partial(baseline_members, name), [section, "pretrained_weights"], "ensemble_members", name="baseline_members"),
-            node(partial(baseline_settings, name), [section], "descriptor_settings", name="baseline_settings"),
+            node(_for_baseline(baseline_members, name), [section, "pretrained_weights"], "ensemble_members", name="baseline_members"),
+            node(_for_baseline(baseline_settings, name), [section], "descriptor_settings", name="baseline_settings"),
         ])
         pipelines.append(pipeline(
             own + stages,

@@ -11,7 +11,7 @@ from video_similarity.params import parse
 @dataclass(frozen=True)
 class PcaParams:
     batch_size: int = 64
-    frames_per_dim: int = 10  # a PCA gets at most one dimension per this many fitting frames
+    frames_per_dim: int = 2  # a PCA gets at most one dimension per this many fitting frames
     max_frames: int | None = 200000  # fitting frames sampled down to this many (null: all)
 
     @classmethod

@@ -9,6 +9,7 @@ import pandas as pd
 
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
+from video_similarity.embeddings import members_of
 from video_similarity.errors import UserError
 from video_similarity.extraction import archive_videos, extract
 from video_similarity.metrics.vsc import ground_truth_pairs
@@ -75,7 +76,7 @@ def tune_descriptors(
     references, queries = folds.videos()
     archives = frame_archives.archives(video_index, folds.split)
     fold_archives = {v: archives[v] for v in references + queries if v in archives}
-    members = ensemble_members["members"]
+    members = members_of(ensemble_members)
     log.info("Tuning on split %r: embedding %d videos with %d members", folds.split, len(fold_archives), len(members))
     embeddings = extract(members, archive_videos(fold_archives), embedding_dir.path, launch_params, batch_size, merge_job="tuning")
     scores = None
