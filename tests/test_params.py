@@ -10,15 +10,15 @@ from video_similarity.launch import LaunchConfig
 from video_similarity.params import parse
 from video_similarity.pipelines.fivr_retrieval.params import RetrievalParams, SimilarityParams, VideoEncoderParams
 from video_similarity.pipelines.infer_ref.params import InferenceParams
-from video_similarity.pipelines.ingest.nodes import IngestParams
+from video_similarity.pipelines.ingest.params import IngestParams
 from video_similarity.pipelines.pca.params import PcaParams
-from video_similarity.pipelines.preprocess.nodes import PreprocessParams
+from video_similarity.pipelines.preprocess.params import PreprocessParams
 from video_similarity.frames.scene_layout import SceneDetectionParams
 from video_similarity.pipelines.baselines.params import BaselineParams
 from video_similarity.pipelines.infer_query.params import VideoScoreParams
 from video_similarity.pipelines.tune.params import TuningParams
 from video_similarity.pipelines.train_ensemble.params import TrainEnsembleParams
-from video_similarity.pipelines.train_vid_score.nodes import TrainVideoScoreParams
+from video_similarity.pipelines.train_vid_score.params import TrainVideoScoreParams
 from video_similarity.action.probe import ProbeParams
 from video_similarity.demo.actions import ActionDemoParams
 from video_similarity.pipelines.action_recognition.params import ActionDataParams, ActionRecognitionParams, ClassifierTraining

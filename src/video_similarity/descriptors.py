@@ -151,3 +151,16 @@ def validate_submission(
         raise SubmissionError(
             f"query and reference descriptor dimensions differ: {query.dim} vs {reference.dim}"
         )
+
+
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+    """Rows to unit length, computed in the input's precision, returned as float32 (the descriptor stages'
+    and the video transformer's views; the similarity engine and score normalisation keep the exact
+    float32 arithmetic of the evaluators they reproduce)."""
+    return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def select(descriptors: Descriptors, video_ids) -> Descriptors:
+    """The rows of the given videos."""
+    mask = np.isin(descriptors.video_ids, list(video_ids))
+    return Descriptors(descriptors.video_ids[mask], np.asarray(descriptors.timestamps)[mask], descriptors.features[mask])

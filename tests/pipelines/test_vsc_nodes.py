@@ -78,7 +78,7 @@ def test_the_noise_bank_must_come_from_another_split():
 
 
 def test_the_reference_side_needs_only_the_noise_bank_and_matches_the_joint_normalisation():
-    from video_similarity.search.score_norm import score_normalize
+    from video_similarity.vsc.score_norm import score_normalize
 
     query, reference, noise = _descriptors(["Q1", "Q1"]), _descriptors(["R1", "R1", "R1"], seed=1), _descriptors(["N"] * 5, seed=2)
     q, r = score_normalize(query.features, reference.features, noise.features, beta=1.2)

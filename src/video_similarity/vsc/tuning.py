@@ -29,7 +29,9 @@ import numpy as np
 import pandas as pd
 
 from video_similarity.descriptors import Descriptors
-from video_similarity.embeddings import ensemble, project, query_submission, reference_submission, select
+from video_similarity.descriptors import select
+from video_similarity.vsc.ensemble import ensemble, project
+from video_similarity.vsc.submission import query_submission, reference_submission
 from video_similarity.metrics.vsc import knn_candidates
 from video_similarity.vsc.dedup import drop_near_duplicates, fit_budget
 from video_similarity.vsc.folds import TuningFolds

@@ -188,7 +188,7 @@ def view(frames: np.ndarray, crop: int, noise: float, frame_drop: float, rng: np
     keep = rng.random(len(x)) >= frame_drop
     if keep.sum() >= 1:
         x = x[keep]
-    from video_similarity.embeddings import l2_normalize
+    from video_similarity.descriptors import l2_normalize
 
     x = x + rng.normal(0.0, noise / np.sqrt(x.shape[1]), x.shape).astype(np.float32)  # noise vectors of norm ~noise
     return l2_normalize(x)

@@ -14,12 +14,13 @@ from video_similarity.cache import input_key, open_stamped, read_item, write_ite
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
 from video_similarity.descriptors import Descriptors
-from video_similarity.embeddings import embed_with_ensemble, project, query_submission
 from video_similarity.pipelines.infer_query.params import VideoScoreParams
 from video_similarity.pipelines.infer_ref.params import InferenceParams
-from video_similarity.query_boost import merge_parts, part_id
+from video_similarity.vsc.boosters import PART, merge_parts, part_id
 from video_similarity.vsc.dedup import drop_near_duplicates, fit_budget
+from video_similarity.vsc.ensemble import embed_with_ensemble, project
 from video_similarity.vsc.settings import DescriptorSettings
+from video_similarity.vsc.submission import query_submission
 from video_similarity.vsc.video_scores import video_scores
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ def _write_parts(folder: Path, video_id: str, archive, frames: list[np.ndarray],
     from video_similarity.frames.archive import ArchiveSettings, write_archive
     from video_similarity.video.decode import SampledFrame
 
-    for stale in folder.glob(f"{video_id}~p*.zip"):
+    for stale in folder.glob(f"{video_id}{PART}*.zip"):
         stale.unlink()
     known = {f.name for f in dataclasses.fields(ArchiveSettings)}
     settings = ArchiveSettings(**{k: v for k, v in archive.meta.items() if k in known})

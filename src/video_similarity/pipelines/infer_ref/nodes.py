@@ -6,10 +6,12 @@ import pandas as pd
 
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
-from video_similarity.descriptors import Descriptors
-from video_similarity.embeddings import embed_with_ensemble, project, reference_submission, select
+from video_similarity.descriptors import Descriptors, select
 from video_similarity.pipelines.infer_ref.params import InferenceParams
+from video_similarity.vsc.ensemble import embed_with_ensemble, project
+from video_similarity.vsc.index import build_index
 from video_similarity.vsc.settings import DescriptorSettings
+from video_similarity.vsc.submission import reference_submission
 
 
 def infer_references(
@@ -39,10 +41,6 @@ def make_reference_submission(reference_embeddings: Descriptors, noise_bank: Des
     return reference_submission(reference_embeddings, noise_bank)
 
 
-def build_reference_index(reference_descriptors: Descriptors):
-    """An exact inner-product faiss index over the submitted reference descriptors (what the search scores)."""
-    import faiss
-
-    index = faiss.IndexFlatIP(reference_descriptors.features.shape[1])
-    index.add(reference_descriptors.features)
-    return index
+def build_reference_index(reference_descriptors: Descriptors, params: dict):
+    """The faiss index over the submitted reference descriptors, of the kind ``inference.index_factory`` names."""
+    return build_index(reference_descriptors.features, InferenceParams.from_params(params).index_factory)

@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from video_similarity.ingest.problems import DatasetUnusableError
 from video_similarity.ingest.vsc_layout import index_vsc_layout, ingest_report
-from video_similarity.params import parse
+from video_similarity.pipelines.ingest.params import IngestParams
 
 log = logging.getLogger(__name__)
 
 SOURCES = ("demo", "vsc")
-
-
-@dataclass(frozen=True)
-class IngestParams:
-    """``params:ingest``."""
-
-    source: str = "demo"  # demo: build the embedded corpus under `root`, then ingest it | vsc: the official layout
-    root: str | None = "data/01_raw/demo"
-    splits: list | None = None  # None: every split that has metadata (train, val, test, ...)
-    workers: int | None = None  # processes that render the demo corpus; None: all cores
-    demo: dict | None = None  # the demo corpus (demo/corpus.py: DemoCorpusConfig)
-
-    @classmethod
-    def from_params(cls, params: dict | None) -> "IngestParams":
-        return parse(cls, params, "ingest")
 
 
 def locate_dataset(ingest: dict) -> str:

@@ -110,7 +110,7 @@ def extract_severe_features(videos: pd.DataFrame, action_models: dict, params: d
 def video_features(folder: str, video_ids: list[str]) -> dict[str, np.ndarray]:
     """{video: its rows (clips, or frames for frame encoders) averaged and L2-normalised}; ids without an item are left out."""
     from video_similarity.cache import read_item
-    from video_similarity.embeddings import l2_normalize
+    from video_similarity.descriptors import l2_normalize
 
     means, kept = [], []
     for video_id in video_ids:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
-from video_similarity.embeddings import members_of
+from video_similarity.vsc.ensemble import members_of
 from video_similarity.errors import UserError
 from video_similarity.extraction import archive_videos, extract
 from video_similarity.metrics.vsc import ground_truth_pairs

@@ -3,7 +3,8 @@ import pytest
 from sklearn.decomposition import PCA
 
 from video_similarity.descriptors import Descriptors
-from video_similarity.embeddings import ensemble, l2_normalize, members_of, project, select
+from video_similarity.descriptors import l2_normalize, select
+from video_similarity.vsc.ensemble import ensemble, members_of, project
 from video_similarity.vsc.settings import DescriptorSettings
 
 

@@ -1,9 +1,9 @@
 import numpy as np
 
 from video_similarity.descriptors import Descriptors
-from video_similarity.embeddings import query_submission
-from video_similarity.query_boost import TINY, merge_parts, parent_id, part_id, suppress
-from video_similarity.search.score_norm import LOW_SCORE_BIAS
+from video_similarity.vsc.boosters import TINY, merge_parts, parent_id, part_id, suppress
+from video_similarity.vsc.score_norm import LOW_SCORE_BIAS
+from video_similarity.vsc.submission import query_submission
 
 
 def rows(ids, dim=3, start=0.0, seed=0):

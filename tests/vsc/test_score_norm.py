@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from video_similarity.search.score_norm import LOW_SCORE_BIAS, low_variance_dim, score_normalize
+from video_similarity.vsc.score_norm import LOW_SCORE_BIAS, low_variance_dim, score_normalize
 
 D = 6
 LOW = 2  # the dimension the noise bank barely uses
