@@ -7,6 +7,7 @@ import json
 import pytest
 
 from video_similarity.ingest.problems import DatasetUnusableError
+from video_similarity.pipelines.fivr_retrieval.params import RetrievalParams
 from video_similarity.retrieval.layout import fivr_lists, find_videos, index_retrieval_dataset
 
 
@@ -28,12 +29,12 @@ def fivr_root(tmp_path):
     return tmp_path
 
 
-def params(root, **extra):
-    return {
+def params(root, **extra) -> RetrievalParams:
+    return RetrievalParams.from_params({
         "benchmark": "fivr", "video_dir": "videos", "subset": "mini",
         "subsets": {"mini": {"queries": str(root / "queries.txt"), "database": str(root / "database.txt")}},
         "annotation": str(root / "annotation.json"), **extra,
-    }
+    })
 
 
 def test_find_videos_uses_relative_ids_and_reports_duplicates(tmp_path):
@@ -75,11 +76,11 @@ def test_no_query_found_is_unusable(fivr_root):
 def test_fivr_200k_lists_default_to_annotation_and_folder(fivr_root):
     found = find_videos(fivr_root / "videos")
     annotation = json.loads((fivr_root / "annotation.json").read_text())
-    queries, database, source = fivr_lists({"subset": "200k", "subsets": {"200k": {"queries": None, "database": None}}}, annotation, found)
+    queries, database, source = fivr_lists(RetrievalParams.from_params({"subset": "200k", "subsets": {"200k": {"queries": None, "database": None}}}), annotation, found)
     assert queries == ["q1", "q2", "t1"] and database == ["a", "b"]
     assert "every annotated query" in source and "every other video" in source
     with pytest.raises(ValueError, match="not among retrieval.subsets"):
-        fivr_lists({"subset": "1k", "subsets": {}}, annotation, found)
+        fivr_lists(RetrievalParams.from_params({"subset": "1k", "subsets": {}}), annotation, found)
 
 
 def test_cc_web_index_uses_the_ground_truth_ids(tmp_path):
@@ -90,11 +91,19 @@ def test_cc_web_index_uses_the_ground_truth_ids(tmp_path):
     (tmp_path / "gt.json").write_text(json.dumps(gt))
     touch(tmp_path / "v" / "1" / "1_1_Y.flv")
     touch(tmp_path / "v" / "1" / "1_2_Y.mp4")
-    index, truth, report = index_retrieval_dataset(tmp_path, {"benchmark": "cc_web", "video_dir": "v", "ground_truth": str(tmp_path / "gt.json")})
+    index, truth, report = index_retrieval_dataset(tmp_path, RetrievalParams.from_params({"benchmark": "cc_web", "video_dir": "v", "ground_truth": str(tmp_path / "gt.json")}))
     assert list(index["video_id"]) == ["1/1_1_Y", "1/1_2_Y"] and truth["benchmark"] == "cc_web"
     assert report["missing_videos"]["database"] == ["1/1_3_Y"]
 
 
 def test_unknown_benchmark_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="benchmark must be one of"):
-        index_retrieval_dataset(tmp_path, {"benchmark": "vcdb"})
+        index_retrieval_dataset(tmp_path, RetrievalParams.from_params({"benchmark": "vcdb"}))
+
+
+def test_extensions_limit_what_is_indexed_and_a_missing_annotation_is_named(fivr_root):
+    index, _, report = index_retrieval_dataset(fivr_root, params(fivr_root, extensions=[".mp4"]))
+    assert list(index["video_id"]) == ["q1", "a"]  # q2.webm and b.mkv are not indexed
+    assert report["missing_videos"]["query"] == ["q2", "q3"]
+    with pytest.raises(DatasetUnusableError, match="retrieval.annotation is not set"):
+        index_retrieval_dataset(fivr_root, params(fivr_root, annotation=None))

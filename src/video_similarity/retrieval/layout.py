@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from video_similarity.ingest.problems import DatasetUnusableError, ProblemLog
+
+if TYPE_CHECKING:
+    from video_similarity.pipelines.fivr_retrieval.params import RetrievalParams
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +43,26 @@ def find_videos(video_dir: str | Path, extensions=VIDEO_EXTENSIONS, problems: Pr
     return found
 
 
+def _required(value: str | None, key: str, benchmark: str) -> str:
+    if not value:
+        raise DatasetUnusableError(f"retrieval.{key} is not set: benchmark {benchmark} needs it")
+    return value
+
+
 def _read_ids(path: str | Path) -> list[str]:
     from video_similarity.metrics.fivr import read_id_list
 
     return read_id_list(path)
 
 
-def fivr_lists(params: dict, annotation: dict, found: dict[str, Path]) -> tuple[list[str], list[str], str]:
+def fivr_lists(params: RetrievalParams, annotation: dict, found: dict[str, Path]) -> tuple[list[str], list[str], str]:
     """The subset's query and database ids (``retrieval.subsets[subset]``), and where they came from.
 
     A list left null means: queries = every annotated query; database = every
     other video found in the folder (FIVR-200K without its database list).
     """
-    subset = str(params.get("subset", "5k"))
-    subsets = params.get("subsets") or {}
+    subset = params.subset
+    subsets = params.subsets or {}
     if subset not in subsets:
         raise ValueError(f"retrieval.subset {subset!r} is not among retrieval.subsets ({sorted(subsets)})")
     lists = subsets[subset] or {}
@@ -68,41 +78,41 @@ def fivr_lists(params: dict, annotation: dict, found: dict[str, Path]) -> tuple[
     return queries, database, source
 
 
-def index_retrieval_dataset(root: str | Path, params: dict) -> tuple[pd.DataFrame, dict, dict]:
+def index_retrieval_dataset(root: str | Path, params: RetrievalParams) -> tuple[pd.DataFrame, dict, dict]:
     """Video index (found videos: id, path, split eval/train, role query/database/train), ground truth, report."""
     from video_similarity.metrics.cc_web import load_ground_truth
     from video_similarity.metrics.fivr import load_annotation
 
-    benchmark = params.get("benchmark", "fivr")
+    benchmark = params.benchmark
     if benchmark not in BENCHMARKS:
         raise ValueError(f"retrieval.benchmark must be one of {BENCHMARKS}, got {benchmark!r}")
     root = Path(root)
     problems = ProblemLog()
-    video_dir = root / params.get("video_dir", "videos")
-    found = find_videos(video_dir, params.get("extensions") or VIDEO_EXTENSIONS, problems)
+    video_dir = root / params.video_dir
+    found = find_videos(video_dir, params.extensions or VIDEO_EXTENSIONS, problems)
     if benchmark == "fivr":
-        annotation = load_annotation(params["annotation"])
+        annotation = load_annotation(_required(params.annotation, "annotation", benchmark))
         queries, database, lists_source = fivr_lists(params, annotation, found)
         missing_labels = [q for q in queries if q not in annotation]
         for q in missing_labels:
-            problems.add(params["annotation"], q, "query has no annotation entry; it is not evaluated", "unknown_id")
+            problems.add(params.annotation, q, "query has no annotation entry; it is not evaluated", "unknown_id")
         ground_truth = {
             "benchmark": "fivr",
-            "subset": str(params.get("subset", "5k")),
+            "subset": params.subset,
             "lists": lists_source,
             "queries": queries,
             "database": database,
             "annotation": {q: annotation[q] for q in queries if q in annotation},
         }
     else:
-        gt = load_ground_truth(params["ground_truth"])
+        gt = load_ground_truth(_required(params.ground_truth, "ground_truth", benchmark))
         queries, database = list(gt.queries), [v for v in gt.index if v not in set(gt.queries)]
-        lists_source = f"CC_WEB_VIDEO ground truth {params['ground_truth']}: {len(queries)} queries, {len(gt.index)} indexed videos"
-        ground_truth = {"benchmark": "cc_web", "ground_truth_file": str(params["ground_truth"]), "queries": queries, "database": database}
-    train = _read_ids(params["train"]) if params.get("train") else []
-    if params.get("train_annotation"):
+        lists_source = f"CC_WEB_VIDEO ground truth {params.ground_truth}: {len(queries)} queries, {len(gt.index)} indexed videos"
+        ground_truth = {"benchmark": "cc_web", "ground_truth_file": str(params.ground_truth), "queries": queries, "database": database}
+    train = _read_ids(params.train) if params.train else []
+    if params.train_annotation:
         train_set = set(train)
-        ground_truth["train_annotation"] = {q: labels for q, labels in load_annotation(params["train_annotation"]).items() if q in train_set}
+        ground_truth["train_annotation"] = {q: labels for q, labels in load_annotation(params.train_annotation).items() if q in train_set}
 
     rows, missing = [], {"query": [], "database": [], "train": []}
     seen: set[str] = set()

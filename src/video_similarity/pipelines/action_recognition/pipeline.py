@@ -2,10 +2,10 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
+from video_similarity.action.dataset import index_action_videos
 from video_similarity.pipelines.action_recognition.nodes import (
     decode_action_clips,
     evaluate_action_models,
-    index_action_videos,
     locate_action_dataset,
     train_action_models,
 )

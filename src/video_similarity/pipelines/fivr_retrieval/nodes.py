@@ -21,8 +21,10 @@ from video_similarity.launch import LaunchConfig, launch
 from video_similarity.atomic import atomic_write
 from video_similarity.cache import STAMP, inputs_digest, open_stamped
 from video_similarity.extraction import WORKER, encoder_stamp, extract, failures
+from video_similarity.frames.preprocess import preprocess_videos
 from video_similarity.models.registry import parse_encoders
 from video_similarity.pipelines.fivr_retrieval.params import RetrievalParams, SimilarityParams, VideoEncoderParams
+from video_similarity.pipelines.preprocess.params import PreprocessParams
 from video_similarity.retrieval.features import load_features
 
 log = logging.getLogger(__name__)
@@ -50,10 +52,16 @@ def index_retrieval_videos(root: str, retrieval: dict) -> tuple[pd.DataFrame, di
     """Video index (found videos), ground truth (annotation and lists) and the ingest report."""
     from video_similarity.retrieval.layout import index_retrieval_dataset
 
-    return index_retrieval_dataset(root, retrieval)
+    return index_retrieval_dataset(root, RetrievalParams.from_params(retrieval))
 
 
 # ------------------------------------------------------------------ features
+
+
+def decode_retrieval_videos(video_index: pd.DataFrame, store: FrameArchiveStore, preprocess: dict) -> tuple[pd.DataFrame, dict]:
+    """Frame archives of every found video, with ``params:preprocess`` (the VSC track's settings); the manifest and the report."""
+    config = PreprocessParams.from_params(preprocess)
+    return preprocess_videos(video_index, store.root, config.archive_settings(), workers=config.workers, only_missing=config.only_missing)
 
 
 def _usable_videos(video_index: pd.DataFrame, store: FrameArchiveStore, splits: tuple[str, ...]) -> dict[str, dict]:

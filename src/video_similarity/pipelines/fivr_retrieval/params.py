@@ -63,6 +63,7 @@ class RetrievalParams:
     source: str = "demo"  # demo: render the mini dataset under `root` first | directory: use `root` as it is
     root: str | None = None
     video_dir: str = "videos"
+    extensions: list | None = None  # video file extensions to index; null: the common ones (retrieval/layout.py: VIDEO_EXTENSIONS)
     subset: str = "demo"
     subsets: dict | None = None
     annotation: str | None = None

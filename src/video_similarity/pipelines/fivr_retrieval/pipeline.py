@@ -2,6 +2,7 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from video_similarity.pipelines.fivr_retrieval.nodes import (
     compute_similarities,
+    decode_retrieval_videos,
     encode_with_video_encoder,
     evaluate_retrieval,
     extract_features,
@@ -10,7 +11,6 @@ from video_similarity.pipelines.fivr_retrieval.nodes import (
     locate_retrieval_dataset,
     train_video_encoder,
 )
-from video_similarity.pipelines.preprocess.nodes import decode_to_archives
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -24,7 +24,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="index_retrieval_videos",
             ),
             node(
-                decode_to_archives,
+                decode_retrieval_videos,
                 ["retrieval_video_index", "retrieval_frame_archive_store", "params:preprocess"],
                 ["retrieval_frame_archives", "retrieval_preprocess_report"],
                 name="decode_retrieval_videos",

@@ -18,6 +18,7 @@ import pandas as pd
 
 from video_similarity.action.classifier_jobs import classifier_spec, job_result, run_classifier_job
 from video_similarity.action.clip_archives import USABLE
+from video_similarity.action.dataset import decode_clips, index_action_videos, prepare_root
 from video_similarity.action.sampling import ClipSampling
 from video_similarity.action.metrics import chance_accuracy
 from video_similarity.action.probe import balanced_subset, linear_probe
@@ -25,7 +26,6 @@ from video_similarity.action.splits import group_split
 from video_similarity.datasets.directory import Directory
 from video_similarity.extraction import encoder_stamp, extract, failures
 from video_similarity.models.registry import EncoderSpec
-from video_similarity.pipelines.action_recognition.nodes import decode_clips, index_action_videos, prepare_root
 from video_similarity.pipelines.action_recognition.params import ActionDataParams
 from video_similarity.pipelines.severe.params import Setting, SevereParams
 
