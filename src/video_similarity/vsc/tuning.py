@@ -28,15 +28,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from video_similarity.descriptors import Descriptors
-from video_similarity.descriptors import select
-from video_similarity.vsc.ensemble import ensemble, project
-from video_similarity.vsc.submission import query_submission, reference_submission
+from video_similarity.descriptors import Descriptors, select
 from video_similarity.metrics.vsc import knn_candidates
 from video_similarity.vsc.dedup import drop_near_duplicates, fit_budget
+from video_similarity.vsc.ensemble import ensemble, project
 from video_similarity.vsc.folds import TuningFolds
 from video_similarity.vsc.projection import MIN_DIM, fit_pca, pca_dim
 from video_similarity.vsc.settings import DescriptorSettings, PcaSettings
+from video_similarity.vsc.submission import query_submission, reference_submission
 
 log = logging.getLogger(__name__)
 

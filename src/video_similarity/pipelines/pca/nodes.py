@@ -8,9 +8,9 @@ import pandas as pd
 
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
-from video_similarity.vsc.ensemble import embed_with_ensemble
 from video_similarity.pipelines.infer_ref.params import InferenceParams
 from video_similarity.pipelines.pca.params import PcaParams
+from video_similarity.vsc.ensemble import embed_with_ensemble
 from video_similarity.vsc.projection import NoProjection, fit_pca
 from video_similarity.vsc.settings import DescriptorSettings
 

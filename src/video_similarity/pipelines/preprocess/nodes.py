@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pandas as pd
 
 from video_similarity.datasets.frame_archives import FrameArchiveStore

@@ -9,7 +9,6 @@ import pandas as pd
 
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
-from video_similarity.vsc.ensemble import members_of
 from video_similarity.errors import UserError
 from video_similarity.extraction import archive_videos, extract
 from video_similarity.metrics.vsc import ground_truth_pairs
@@ -17,6 +16,7 @@ from video_similarity.pipelines.infer_query.params import VideoScoreParams
 from video_similarity.pipelines.infer_ref.params import InferenceParams
 from video_similarity.pipelines.pca.params import PcaParams
 from video_similarity.pipelines.tune.params import RecipeParams, TuningParams
+from video_similarity.vsc.ensemble import members_of
 from video_similarity.vsc.folds import TuningFolds
 from video_similarity.vsc.settings import DescriptorSettings
 from video_similarity.vsc.tuning import Tuner, TuningData
