@@ -39,7 +39,8 @@ def main() -> None:
     parser.add_argument("--output", default="data/08_reporting/bench/extraction.json")
     args = parser.parse_args()
 
-    from video_similarity.demo.corpus import DemoCorpusConfig, SplitSize, plan_corpus, write_corpus
+    from video_similarity.demo.corpus import plan_corpus, write_corpus
+    from video_similarity.demo.params import DemoCorpusConfig, SplitSize
     from video_similarity.descriptors import Descriptors
     from video_similarity.extraction import archive_videos, extract
     from video_similarity.frames.archive import ArchiveSettings

@@ -42,7 +42,8 @@ def main() -> None:
     parser.add_argument("--output", default="data/08_reporting/bench/preprocess.json")
     args = parser.parse_args()
 
-    from video_similarity.demo.corpus import DemoCorpusConfig, SplitSize, plan_corpus, write_corpus
+    from video_similarity.demo.corpus import plan_corpus, write_corpus
+    from video_similarity.demo.params import DemoCorpusConfig, SplitSize
     from video_similarity.frames.archive import ArchiveSettings
     from video_similarity.frames.preprocess import preprocess_videos
     from video_similarity.ingest.vsc_layout import index_vsc_layout

@@ -23,7 +23,7 @@ def test_multi_node_uses_the_rendezvous_endpoint():
 
 def test_config_is_validated():
     assert LaunchConfig.from_params({"nproc_per_node": 2}).nproc_per_node == 2
-    with pytest.raises(ValueError, match="unknown launch parameter"):
+    with pytest.raises(ValueError, match=r"launch: unknown key\(s\) \['gpus'\]"):
         LaunchConfig.from_params({"gpus": 2})
     with pytest.raises(ValueError, match="rdzv_endpoint"):
         LaunchConfig.from_params({"nnodes": 2})

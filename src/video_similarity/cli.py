@@ -26,6 +26,8 @@ def user_error(error: BaseException | None) -> UserError | None:
 
 
 def _run(**kwargs):
+    if kwargs.get("pipeline") and not kwargs.get("pipelines"):  # the one-pipeline spelling, without Kedro's deprecation notice
+        kwargs = {**kwargs, "pipeline": None, "pipelines": [kwargs["pipeline"]]}
     try:
         return kedro_run.callback(**kwargs)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM: what finished is kept (atomic writes), a rerun resumes

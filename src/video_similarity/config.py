@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 from kedro.config import OmegaConfigLoader
@@ -25,11 +27,21 @@ def dataset_name(dataset: str, root: str | os.PathLike) -> str:
     return f"{dataset}-{name}-{hashlib.sha256(path.encode()).hexdigest()[:8]}"
 
 
+@contextmanager
+def _quiet_resolvers():
+    """Kedro's loader registers its resolvers with an OmegaConf call that warns of its own deprecation on every run;
+    nothing a user of this project can change, so it is not shown."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"register_new_resolver\(\) is deprecated", category=UserWarning)
+        yield
+
+
 class ProjectConfigLoader(OmegaConfigLoader):
     """OmegaConfigLoader whose ``globals.dataset`` follows the dataset root given at run time."""
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+        with _quiet_resolvers():
+            super().__init__(*args, **kwargs)
         values = dict(self._globals or {})
         key = values.get("dataset_per_root")
         root = (self.runtime_params or {}).get(key) if key else None
@@ -37,3 +49,7 @@ class ProjectConfigLoader(OmegaConfigLoader):
             values["dataset"] = dataset_name(str(values.get("dataset", "data")), root)
             self["globals"] = values  # also what the ${globals:...} resolver reads ...
             self._globals_oc = None  # ... from this cache, rebuilt on first use
+
+    def __getitem__(self, key: str):
+        with _quiet_resolvers():
+            return super().__getitem__(key)

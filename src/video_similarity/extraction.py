@@ -11,15 +11,51 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from video_similarity.cache import STAMP, file_digest, open_stamped
 from video_similarity.descriptors import Descriptors, load_descriptors
-from video_similarity.launch import LaunchConfig, LaunchError, launch
+from video_similarity.jobs import run_job
+from video_similarity.launch import LaunchConfig, LaunchError
 
-WORKER = "video_similarity.workers.extract"
+WORKER = "video_similarity.workers.embed"
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VideoInput:
+    """What the worker reads of one video: its 1-fps frame archive, and the source file (clip encoders decoding it)."""
+
+    archive: str | None  # None: the encoder reads another encoder's items (kind "features")
+    video: str | None
+
+
+@dataclass(frozen=True)
+class ExtractionJob:
+    """Per-video features of every encoder over ``videos``, into ``cache_dir/<encoder>/<video>.npz``."""
+
+    WORKER: ClassVar[str] = WORKER
+
+    encoders: dict[str, dict]  # {name: EncoderSpec.job_entry()}
+    videos: dict[str, VideoInput]  # in merge order
+    cache_dir: str  # each encoder's folder is a stamped folder of the one cache rule
+    batch_size: int
+    skip: dict[str, list[str]]  # {encoder: videos that killed an earlier job}: not tried again
+
+
+@dataclass(frozen=True)
+class RegionSampleJob:
+    """Unwhitened R-MAC / iMAC regions of evenly spaced frames of ``videos`` (to fit whitening), one .npy per rank."""
+
+    WORKER: ClassVar[str] = WORKER
+
+    entry: dict  # the encoder's EncoderSpec.job_entry(), without whitening
+    videos: dict[str, VideoInput]
+    max_frames: int  # over all videos
+    output_dir: str
 
 
 def encoder_stamp(entry: dict) -> dict:
@@ -70,7 +106,7 @@ def _skipped(folder: Path, videos: dict[str, dict]) -> list[str]:
 
 def _suspects(cache_dir: Path, encoders: dict, videos: dict[str, dict]) -> dict[str, set[str]]:
     """{encoder: videos} named by the in-flight notes a failed job left (notes removed)."""
-    from video_similarity.workers.extract import INFLIGHT
+    from video_similarity.workers.embed import INFLIGHT
 
     found: dict[str, set[str]] = {}
     for name in encoders:
@@ -96,10 +132,9 @@ def _record_crashes(cache_dir: Path, encoders: dict, videos: dict[str, dict], ba
         folder = cache_dir / name
         crashed = _crashed(folder)
         for video in sorted(names):
-            spec = {"encoders": {name: encoders[name]}, "videos": {video: videos[video]}, "cache_dir": str(cache_dir),
-                    "batch_size": int(batch_size), "skip": {}}
+            job = ExtractionJob({name: encoders[name]}, _inputs({video: videos[video]}), str(cache_dir), batch_size, {})
             try:
-                launch(WORKER, spec, alone, workdir=cache_dir / "jobs")
+                run_job(job, alone, workdir=cache_dir / "jobs")
                 continue  # it encodes on its own: it was stopped with the dying job, not the cause
             except LaunchError as alone_error:
                 reason = str(alone_error).splitlines()[0]
@@ -186,9 +221,9 @@ def extract(
         if _all_current(cache_dir, encoders, videos, skip):  # nothing to encode: no job (each costs seconds of start-up)
             log.info("%s: every item of the %d videos is current", ", ".join(encoders), len(videos))
             break
-        spec = {"encoders": encoders, "videos": videos, "cache_dir": str(cache_dir), "batch_size": int(batch_size), "skip": skip}
+        job = ExtractionJob(encoders, _inputs(videos), str(cache_dir), batch_size, skip)
         try:
-            launch(WORKER, spec, LaunchConfig.from_params(launch_params), workdir=cache_dir / "jobs")
+            run_job(job, launch_params, workdir=cache_dir / "jobs")
             break
         except LaunchError as error:  # a process died: on a video (recorded, then the job goes on) or not (raised)
             if attempt == MAX_CRASHES or not _record_crashes(cache_dir, encoders, videos, batch_size, launch_params, error):
@@ -213,6 +248,19 @@ def encoder_items(
     extract({name: entry}, archive_videos(archives), cache_dir, launch_params, batch_size)
     folder = Path(cache_dir) / name
     return {v: str(folder / f"{v}.npz") for v in archives if (folder / f"{v}.npz").is_file()}
+
+
+def region_sample(entry: dict, videos: dict[str, dict], max_frames: int, output_dir: str | Path, launch_params: dict | None,
+                  workdir: str | Path):
+    """Unwhitened regional vectors of about ``max_frames`` frames of ``videos`` (R-MAC / iMAC), to fit whitening on."""
+    import numpy as np
+
+    run_job(RegionSampleJob(entry, _inputs(videos), max_frames, str(output_dir)), launch_params, workdir=workdir)
+    return np.concatenate([np.load(p) for p in sorted(Path(output_dir).glob("rank*.npy"))])
+
+
+def _inputs(videos: dict[str, dict]) -> dict[str, VideoInput]:
+    return {video_id: VideoInput(v.get("archive"), v.get("video")) for video_id, v in videos.items()}
 
 
 def archive_videos(archives: dict[str, str]) -> dict[str, dict]:

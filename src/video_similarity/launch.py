@@ -16,42 +16,15 @@ import subprocess
 import sys
 import tempfile
 from collections import deque
-from dataclasses import dataclass, fields
 from pathlib import Path
+
+from video_similarity.params import LaunchConfig
 
 log = logging.getLogger(__name__)
 
 
 class LaunchError(RuntimeError):
     """A torchrun job failed; the message carries the end of its output (the worker traceback)."""
-
-
-@dataclass(frozen=True)
-class LaunchConfig:
-    """``params:launch``: how many processes, where they meet, what they compute on."""
-
-    nproc_per_node: int = 1
-    nnodes: int = 1
-    rdzv_endpoint: str | None = None  # host:port of node 0; None on a single node (standalone)
-    rdzv_id: str = "video_similarity"
-    max_restarts: int = 0
-    backend: str = "auto"  # auto: nccl when CUDA is used, else gloo
-    device: str = "auto"  # auto: cuda when available, else cpu
-    threads_per_process: int | None = None  # OMP/torch threads per worker; None: cores / nproc
-
-    @classmethod
-    def from_params(cls, params: dict | None) -> "LaunchConfig":
-        params = dict(params or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ValueError(f"unknown launch parameter(s) {unknown}; known: {sorted(known)}")
-        config = cls(**params)
-        if config.nproc_per_node < 1 or config.nnodes < 1:
-            raise ValueError("launch.nproc_per_node and launch.nnodes must be >= 1")
-        if config.nnodes > 1 and not config.rdzv_endpoint:
-            raise ValueError("launch.rdzv_endpoint (host:port of node 0) is needed when nnodes > 1")
-        return config
 
 
 def torchrun_command(module: str, spec_path: str | Path, config: LaunchConfig) -> list[str]:

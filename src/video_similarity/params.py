@@ -4,7 +4,8 @@
 known keys, not a silently ignored setting) and converts YAML values to the
 field types, nested sections (a field typed as a dataclass, or a dict or list
 of them) included. Workers receive the parsed values in their job spec and define
-no defaults of their own.
+no defaults of their own. ``params:launch`` (:class:`LaunchConfig`), which every
+GPU-heavy node reads, is here too.
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ def parse(cls: type[T], params: dict | None, section: str) -> T:
         raise ValueError(f"{section}: unknown key(s) {unknown}; known: {', '.join(names)}")
     hints = typing.get_type_hints(cls)
     values = {name: _convert(value, hints[name], f"{section}.{name}") for name, value in params.items()}
-    return cls(**values)
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as error:  # a required field missing, or the class's own checks (__post_init__)
+        raise ValueError(f"{section}: {error}") from None
 
 
 _TRUE, _FALSE = {"true", "yes", "on", "1"}, {"false", "no", "off", "0"}
@@ -45,7 +49,11 @@ def _convert(value: Any, kind: Any, name: str) -> Any:
             raise ValueError(f"{name}: {value!r} is not a boolean (true or false)")
         return value.strip().lower() in _TRUE
     if kind in (int, float, bool, str):
-        return kind(value)
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            article = "an" if kind is int else "a"
+            raise ValueError(f"{name}: {value!r} is not {article} {kind.__name__}") from None
     if dataclasses.is_dataclass(kind):
         if isinstance(value, kind):
             return value
@@ -59,9 +67,13 @@ def _convert(value: Any, kind: Any, name: str) -> Any:
         return {key: _convert(v, item, f"{name}.{key}") if item is not Any else v for key, v in value.items()}
     if origin in (list, tuple):
         items = [value] if isinstance(value, str) else list(value)
-        item = (typing.get_args(kind) or (Any,))[0]
-        if dataclasses.is_dataclass(item):  # a list of nested sections
-            items = [_convert(v, item, f"{name}[{i}]") for i, v in enumerate(items)]
+        args = typing.get_args(kind)
+        if origin is tuple and args and args[-1] is not Ellipsis:  # a fixed-length tuple: one type per position
+            if len(args) != len(items):
+                raise ValueError(f"{name}: expected {len(args)} values, got {value!r}")
+            items = [_convert(v, a, f"{name}[{i}]") for i, (v, a) in enumerate(zip(items, args))]
+        elif args and args[0] is not Any:  # list[X] or tuple[X, ...], nested sections included
+            items = [_convert(v, args[0], f"{name}[{i}]") for i, v in enumerate(items)]
         return tuple(items) if origin is tuple else items
     return value
 
@@ -69,3 +81,27 @@ def _convert(value: Any, kind: Any, name: str) -> Any:
 def as_dict(params) -> dict:
     """A parsed parameter dataclass as a JSON-able dict (tuples as lists)."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(params).items()}
+
+
+@dataclasses.dataclass(frozen=True)
+class LaunchConfig:
+    """``params:launch``: how many processes, where they meet, what they compute on."""
+
+    nproc_per_node: int = 1
+    nnodes: int = 1
+    rdzv_endpoint: str | None = None  # host:port of node 0; None on a single node (standalone)
+    rdzv_id: str = "video_similarity"
+    max_restarts: int = 0
+    backend: str = "auto"  # auto: nccl when CUDA is used, else gloo
+    device: str = "auto"  # auto: cuda when available, else cpu
+    threads_per_process: int | None = None  # OMP/torch threads per worker; None: cores / nproc
+
+    def __post_init__(self) -> None:
+        if self.nproc_per_node < 1 or self.nnodes < 1:
+            raise ValueError("nproc_per_node and nnodes must be >= 1")
+        if self.nnodes > 1 and not self.rdzv_endpoint:
+            raise ValueError("rdzv_endpoint (host:port of node 0) is needed when nnodes > 1")
+
+    @classmethod
+    def from_params(cls, params: dict | None) -> "LaunchConfig":
+        return parse(cls, params, "launch")

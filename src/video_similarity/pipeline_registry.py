@@ -3,7 +3,7 @@
 from kedro.pipeline import Pipeline
 
 from video_similarity.pipelines import (
-    action_recognition, baselines, evaluate, fivr_retrieval, infer_query, infer_ref, ingest, pca, preprocess, severe, train_ensemble,
+    action_recognition, baselines, evaluate, infer_query, infer_ref, ingest, pca, preprocess, retrieval, severe, train_ensemble,
     train_vid_score, tune,
 )
 
@@ -20,7 +20,8 @@ def register_pipelines() -> dict[str, Pipeline]:
     pipelines = {name: modules[name].create_pipeline() for name in VSC_STAGES}
     pipelines["vsc_descriptor"] = sum((pipelines[name] for name in VSC_STAGES), Pipeline([]))
     pipelines["__default__"] = pipelines["vsc_descriptor"]
-    pipelines["fivr_retrieval"] = fivr_retrieval.create_pipeline()
+    pipelines["retrieval"] = retrieval.create_pipeline()  # FIVR or CC_WEB_VIDEO, by --env
+    pipelines["fivr_retrieval"] = pipelines["retrieval"]  # its earlier name: commands written for it still work
     pipelines["action_recognition"] = action_recognition.create_pipeline()
     pipelines["severe"] = severe.create_pipeline()
     return pipelines

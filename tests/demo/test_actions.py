@@ -3,7 +3,8 @@
 import numpy as np
 
 from video_similarity.action.ucf_layout import index_ucf_folder
-from video_similarity.demo.actions import MOTIONS, ActionDemoParams, pose, write_action_demo
+from video_similarity.demo.actions import MOTIONS, pose, write_action_demo
+from video_similarity.demo.params import ActionDemoParams
 
 
 def test_opposite_directions_visit_the_same_poses_in_reverse_order():

@@ -7,12 +7,12 @@ import pytest
 
 from tests.helpers import correlation, decode_all, frame_at, thumbnail
 from video_similarity.demo.corpus import (
-    DemoCorpusConfig,
     ground_truth,
     plan_corpus,
     query_edits,
     write_corpus,
 )
+from video_similarity.demo.params import DemoCorpusConfig
 from video_similarity.demo.scenes import PhotoScene, Shots
 from video_similarity.video.decode import probe
 from video_similarity.video.edits import ALL_EDITS, MILD_EDITS
@@ -99,7 +99,7 @@ def test_ground_truth_spans_are_consistent():
 
 
 def test_unknown_parameter_is_rejected():
-    with pytest.raises(ValueError, match="unknown demo corpus parameter"):
+    with pytest.raises(ValueError, match=r"ingest.demo: unknown key\(s\) \['seeds'\]"):
         DemoCorpusConfig.from_params({"seeds": 1})
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from video_similarity.demo.corpus import ReferenceSpec
-from video_similarity.demo.fivr import FivrDemoConfig, plan_fivr_demo, write_fivr_demo
+from video_similarity.demo.fivr import plan_fivr_demo, write_fivr_demo
+from video_similarity.demo.params import FivrDemoConfig
 from video_similarity.demo.scenes import PhotoScene
 from video_similarity.metrics.fivr import load_annotation, read_id_list
 
@@ -25,7 +26,7 @@ def photo_of(spec) -> str | None:
 
 
 def test_labels_follow_the_construction():
-    plan = plan_fivr_demo(FivrDemoConfig())
+    plan = plan_fivr_demo(FivrDemoConfig(per_set={"ND": 2, "DS": 2, "CS": 2, "IS": 2}))
     videos = {v.video_id: v for v in plan.videos}
     assert len(videos) == len(plan.videos), "video ids are unique"
     assert len(plan.annotation) == 12 and set(plan.lists["queries"]) | set(plan.lists["train_queries"]) == set(plan.annotation)
@@ -72,7 +73,7 @@ def test_lists_split_eval_from_train():
 def test_plan_is_deterministic_and_validated():
     assert plan_fivr_demo(FivrDemoConfig(seed=3)) == plan_fivr_demo(FivrDemoConfig(seed=3))
     assert plan_fivr_demo(FivrDemoConfig(seed=3)).annotation == plan_fivr_demo(FivrDemoConfig(seed=4)).annotation  # ids, not content
-    with pytest.raises(ValueError, match="unknown retrieval.demo"):
+    with pytest.raises(ValueError, match=r"retrieval.demo: unknown key\(s\) \['sets'\]"):
         FivrDemoConfig.from_params({"sets": 3})
     with pytest.raises(ValueError, match="labels"):
         FivrDemoConfig.from_params({"per_set": {"XX": 1}})

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from video_similarity.frames.params import LayoutThresholds
 from video_similarity.frames.scene_layout import (
     Box,
     Layout,
-    SceneDetectionParams,
     crop_static_borders,
     detect_layout,
     edge_density,
@@ -85,7 +85,7 @@ def assert_boxes(found, expected, tolerance=TOLERANCE):
         assert error <= tolerance, f"{got} != {want} (off by {error} px)"
 
 
-def assert_layout(layout: Layout, parts, content=None, min_part=SceneDetectionParams().min_part):
+def assert_layout(layout: Layout, parts, content=None, min_part=LayoutThresholds().min_part):
     assert_boxes([layout.content], [content or layout.frame])
     assert_boxes(layout.parts, parts)
     for part in layout.parts:
@@ -200,7 +200,7 @@ def test_fewer_than_min_frames_is_left_whole():
     frames = video((288, 512), [(left, FULL), (right, FULL)], n=5)
     assert len(detect_layout(frames).parts) == 2  # enough frames: split
     assert detect_layout(frames[:4]).is_whole
-    assert len(detect_layout(frames[:4], SceneDetectionParams(min_frames=4)).parts) == 2
+    assert len(detect_layout(frames[:4], LayoutThresholds(min_frames=4)).parts) == 2
 
 
 def test_still_video_is_left_whole():
@@ -214,13 +214,13 @@ def test_parts_are_at_least_min_part():
     frames = video((240, 320), [(narrow, FULL), (wide, FULL)])
     layout = detect_layout(frames)
     assert layout.parts == (Box.full(240, 320),)  # a 60 px part is under min_part = 80
-    assert_boxes(detect_layout(frames, SceneDetectionParams(min_part=50)).parts, [narrow, wide])
+    assert_boxes(detect_layout(frames, LayoutThresholds(min_part=50)).parts, [narrow, wide])
 
 
 def test_depth_cap_limits_the_splits():
     parts = [Box(0, 0, 140, 252), Box(0, 260, 140, 512), Box(148, 0, 288, 252), Box(148, 260, 288, 512)]
     frames = video((288, 512), [(part, FULL) for part in parts])
-    layout = detect_layout(frames, SceneDetectionParams(max_depth=1))
+    layout = detect_layout(frames, LayoutThresholds(max_depth=1))
     assert_boxes(layout.parts, [Box(0, 0, 288, 252), Box(0, 260, 288, 512)])
 
 
@@ -242,7 +242,7 @@ def test_statistics():
 
 def test_edges_sample_at_most_max_edge_frames():
     frames = video((64, 96), [(Box(0, 0, 64, 96), FULL)], n=7)
-    edges = edge_density(frames, SceneDetectionParams(max_edge_frames=3))
+    edges = edge_density(frames, LayoutThresholds(max_edge_frames=3))
     assert set(np.unique(edges * 3).round(6)) <= {0.0, 1.0, 2.0, 3.0}
 
 
@@ -260,10 +260,13 @@ def test_box_and_layout():
     assert not Layout(frame, frame, (Box(0, 0, 30, 20), Box(0, 20, 30, 40))).is_whole
 
 
-def test_params_from_yaml_mapping():
+def test_params_from_yaml_mapping_and_the_thresholds_the_detection_reads():
+    from video_similarity.pipelines.infer_query.params import SceneDetectionParams
+
     assert SceneDetectionParams.from_params(None) == SceneDetectionParams()
     params = SceneDetectionParams.from_params({"min_part": "64", "enabled": False, "split_var": 1})
     assert params.min_part == 64 and params.enabled is False and params.split_var == 1.0
+    assert params.thresholds() == LayoutThresholds(min_part=64, split_var=1.0)  # the pipeline's switches are not thresholds
     with pytest.raises(ValueError, match="unknown key"):
         SceneDetectionParams.from_params({"min_parts": 64})
 
@@ -282,7 +285,7 @@ def test_black_bar_with_no_edge_line_where_dim_content_starts():
     content = Box(44, 0, 288, 512)
     frames = video((288, 512), [(content, (0, 110))])
     edges = edge_density(frames)
-    assert edges[40:48].mean(axis=1).max() < edges.mean() + SceneDetectionParams().border_line_margin
+    assert edges[40:48].mean(axis=1).max() < edges.mean() + LayoutThresholds().border_line_margin
     assert_layout(detect_layout(frames), [content], content=content)
 
 
@@ -294,7 +297,7 @@ def test_flickering_border_is_cut_at_a_strong_boundary_line():
     frames[:, :, :56] = (30 + rng.normal(0, 4, (N_FRAMES, 240, 56, 3))).round().astype(np.uint8)
     frames[:, :, 56:58] = 255
     variance, edges = temporal_variance(frames), edge_density(frames)
-    params = SceneDetectionParams()
+    params = LayoutThresholds()
     strip = variance[:, :56]
     assert np.median(strip) + strip.mean() > params.border_var and strip.mean() < params.border_var_strong
     assert edges[1:-1, 53:58].mean(axis=0).max() > params.border_line_edge

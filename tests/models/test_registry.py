@@ -174,7 +174,7 @@ def test_an_onnx_file_gets_uint8_nhwc_and_gives_the_torch_rows(tiny_files):
 
 def test_file_encoders_refuse_bad_conventions_and_files(tiny_files, tmp_path):
     _, root = tiny_files
-    with pytest.raises(ValueError, match=r"unknown input convention key\(s\) \['scale'\]; known: layout, dtype"):
+    with pytest.raises(ValueError, match=r"input: unknown key\(s\) \['scale'\]; known: layout, dtype"):
         build_encoder("torchscript", weights_path=str(root / "tiny.pt"), input={"scale": 2})
     with pytest.raises(ValueError, match="layout must be one of"):
         build_encoder("onnx", weights_path=str(root / "tiny.onnx"), input={"layout": "CHW"})

@@ -65,6 +65,6 @@ def demo_run(project) -> Path:
 
 @pytest.fixture(scope="session")
 def retrieval_run(project) -> Path:
-    """fivr_retrieval on conf/test (the tiny FIVR-shaped demo), run once for the whole session."""
-    run_pipeline(project, "fivr_retrieval")
+    """retrieval on conf/test (the tiny FIVR-shaped demo), run once for the whole session."""
+    run_pipeline(project, "retrieval")
     return project

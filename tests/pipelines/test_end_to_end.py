@@ -22,7 +22,8 @@ def test_registry_lists_only_working_pipelines():
 
     pipelines = register_pipelines()
     stages = ["ingest", "preprocess", "train_ensemble", "train_vid_score", "tune", "pca", "infer_ref", "infer_query", "baselines", "evaluate"]
-    assert set(pipelines) == set(stages) | {"vsc_descriptor", "__default__", "fivr_retrieval", "action_recognition", "severe"}
+    assert set(pipelines) == set(stages) | {"vsc_descriptor", "__default__", "retrieval", "fivr_retrieval", "action_recognition", "severe"}
+    assert pipelines["fivr_retrieval"] is pipelines["retrieval"]  # the earlier name still runs it
     assert pipelines["__default__"] is pipelines["vsc_descriptor"]
     assert {n.name for n in pipelines["vsc_descriptor"].nodes} == {n.name for s in stages for n in pipelines[s].nodes}
 

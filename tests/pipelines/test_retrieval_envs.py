@@ -1,4 +1,4 @@
-"""fivr_retrieval through the shipped conf/fivr and conf/cc_web on folders of a few real ids.
+"""retrieval through the shipped conf/fivr and conf/cc_web on folders of a few real ids.
 
 The videos are the test demo's, copied under FIVR-5K and CC_WEB_VIDEO ids, so every
 other listed video is missing: the run must report them and still score what it found.
@@ -24,7 +24,7 @@ from video_similarity.metrics.fivr import positives, read_id_list
 DATA = Path("data")
 # every encoder name conf/base, conf/fivr or conf/cc_web configures
 ZOO = sorted({name for env in ("base", "fivr", "cc_web")
-              for name in yaml.safe_load((REPO / f"conf/{env}/parameters_fivr_retrieval.yml").read_text())["retrieval"]["encoders"]})
+              for name in yaml.safe_load((REPO / f"conf/{env}/parameters_retrieval.yml").read_text())["retrieval"]["encoders"]})
 
 
 def only(encoders: dict) -> dict:
@@ -96,7 +96,7 @@ FIVR_PARAMS = {
 
 @pytest.fixture(scope="module")
 def fivr_run(project, fivr_folder):
-    run_pipeline(project, "fivr_retrieval", env="fivr", runtime_params={"fivr_root": str(fivr_folder["folder"]), **FIVR_PARAMS})
+    run_pipeline(project, "retrieval", env="fivr", runtime_params={"fivr_root": str(fivr_folder["folder"]), **FIVR_PARAMS})
     return project
 
 
@@ -128,7 +128,7 @@ def test_fivr_env_available_only_restricts_all_db_to_decoded_videos(fivr_run, fi
     ds = dataset_name("fivr", fivr_folder["folder"])
     everything = {(row["encoder"], row["similarity"]): row for row in latest_results(fivr_run, ds)["rows"]}
     params = {"fivr_root": str(fivr_folder["folder"]), "all_db": "available", **FIVR_PARAMS}
-    run_pipeline(fivr_run, "fivr_retrieval", env="fivr", runtime_params=params, from_nodes=["evaluate_retrieval"])
+    run_pipeline(fivr_run, "retrieval", env="fivr", runtime_params=params, from_nodes=["evaluate_retrieval"])
     results = latest_results(fivr_run, ds)
     assert results["all_db"] == "available"
     ranked = len(fivr_folder["found"]) - 2  # decoded videos but the corrupt one and the query itself
@@ -163,7 +163,7 @@ def cc_web_folder(demo_videos, tmp_path_factory):
 def test_cc_web_env_scores_the_four_variants_as_the_command_does(project, cc_web_folder):
     params = {"cc_web_root": str(cc_web_folder["folder"]),
               "retrieval": {"encoders": only({"pdq": {}}), "video_encoder": {"enabled": False}}}
-    run_pipeline(project, "fivr_retrieval", env="cc_web", runtime_params=params)
+    run_pipeline(project, "retrieval", env="cc_web", runtime_params=params)
     ds = dataset_name("cc_web", cc_web_folder["folder"])
     results = latest_results(project, ds)
     assert results["benchmark"] == "cc_web" and results["all_db"] is None

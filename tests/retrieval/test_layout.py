@@ -7,7 +7,7 @@ import json
 import pytest
 
 from video_similarity.ingest.problems import DatasetUnusableError
-from video_similarity.pipelines.fivr_retrieval.params import RetrievalParams
+from video_similarity.pipelines.retrieval.params import RetrievalParams
 from video_similarity.retrieval.layout import fivr_lists, find_videos, index_retrieval_dataset
 
 

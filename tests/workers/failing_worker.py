@@ -1,15 +1,18 @@
 """A worker that fails on one rank (``spec["rank"]``, default 1) for the launcher tests."""
 
+import argparse
+import json
 import os
+from pathlib import Path
 
 from torch.distributed.elastic.multiprocessing.errors import record
-
-from video_similarity.workers.common import read_spec
 
 
 @record
 def main() -> None:
-    spec = read_spec()
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--spec", required=True)
+    spec = json.loads(Path(parser.parse_args().spec).read_text())
     if int(os.environ["RANK"]) == int(spec.get("rank", 1)):
         raise RuntimeError(spec["message"])
 

@@ -27,7 +27,7 @@ def prepare_root(config: ActionDataParams) -> str:
     if config.source == "demo":
         from video_similarity.demo.actions import write_action_demo
 
-        paths = write_action_demo(config.root, config.demo_params(), config.demo_domain)
+        paths = write_action_demo(config.root, config.demo, config.demo_domain)
         log.info("Action demo (%s domain): %d clips under %s", config.demo_domain, len(paths), config.root)
     return str(Path(config.root))
 

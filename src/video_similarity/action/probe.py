@@ -12,10 +12,10 @@ of SGD to mean anything.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
+
+from video_similarity.action.params import ProbeParams
 
 SEVERE_SUBSET_SEED = 99999
 
@@ -33,30 +33,6 @@ def balanced_subset(videos: pd.DataFrame, n: int | None, seed: int = SEVERE_SUBS
         take = min(per_class, len(rows))
         parts.append(rows.iloc[np.sort(rng.choice(len(rows), size=take, replace=False))])
     return pd.concat(parts).sort_index()
-
-
-@dataclass(frozen=True)
-class ProbeParams:
-    """``severe.probe``: SEVERE's linear evaluation by default."""
-
-    solver: str = "sgd"  # sgd: SEVERE's schedule | lbfgs: fitted to convergence
-    lr: float = 0.01
-    batch_size: int = 128
-    epochs: int = 10
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    c: float = 1.0  # lbfgs: inverse L2 strength
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.solver not in ("sgd", "lbfgs"):
-            raise ValueError(f"probe.solver must be sgd or lbfgs, got {self.solver!r}")
-
-    @classmethod
-    def from_params(cls, params: dict | None) -> "ProbeParams":
-        from video_similarity.params import parse
-
-        return parse(cls, params, "severe.probe")
 
 
 def linear_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, params: ProbeParams) -> np.ndarray:

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from video_similarity.demo.params import ActionDemoParams
 from video_similarity.demo.scenes import PHOTO_NAMES, load_photo, random_shapes_scene
 
 #: Class name -> (motion, sign). Pairs of opposite directions differ only in the order of the frames.
@@ -49,34 +50,6 @@ DOMAINS = ("photos", "shapes")
 BACKGROUND_PHOTOS = PHOTO_NAMES[:10]
 
 
-@dataclass(frozen=True)
-class ActionDemoParams:
-    """``ingest.action_demo``: how many classes, groups and clips, and how they are rendered."""
-
-    classes: tuple[str, ...] = tuple(MOTIONS)
-    groups: int = 20
-    clips_per_group: int = 2
-    frames: int = 90  # per clip; the notes' sampling reads 8 of the first 80
-    fps: float = 30.0
-    size: int = 64  # rendered frame side (the clips are resized to the sampling's size)
-    speeds: tuple[float, ...] = (0.7, 1.0, 1.4)  # relative speed of a clip, drawn per clip
-    distractors: int = 2  # static shapes of the background
-    radius: float = 0.24  # the object's typical radius, a fraction of the frame side (sizes vary by SIZE_RANGE around it)
-    pan: float = 0.0  # how far the camera pans over a photograph background during a clip (fraction of its free width)
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        unknown = sorted(set(self.classes) - set(MOTIONS))
-        if unknown:
-            raise ValueError(f"action_demo.classes: unknown class(es) {unknown}; known: {', '.join(MOTIONS)}")
-        if self.groups < 2 or self.clips_per_group < 1 or self.frames < 1 or self.size < 16:
-            raise ValueError("action_demo needs groups >= 2, clips_per_group >= 1, frames >= 1 and size >= 16")
-
-    @classmethod
-    def from_params(cls, params: dict | None) -> "ActionDemoParams":
-        from video_similarity.params import parse
-
-        return parse(cls, params, "action_data.demo")
 
 
 @dataclass(frozen=True)

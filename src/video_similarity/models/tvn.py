@@ -502,10 +502,13 @@ def load_tiny_video_net(path: str | Path) -> TinyVideoNet:
     return net
 
 
-def tvn1_encoder(weights_path: str | Path | None = None, clip_frames: int = 8, input_size: int = 200) -> TVNEncoder:
+def tvn1_encoder(weights_path: str | Path | None = None, clip_frames: int = 8, input_size: int = 200, clip_source: str = "archive") -> TVNEncoder:
     """TVN-1 features: a checkpoint trained by the action_recognition pipeline, or random init (a control).
 
-    ``clip_frames`` and ``input_size`` are the clip archives' sampling (the notes': 8 frames at 200 px).
+    ``clip_frames`` and ``input_size`` are the clip archives' sampling (the notes': 8 frames at 200 px); TVN-1
+    reads the clip archives only (``clip_source`` "archive").
     """
+    if clip_source != TVNEncoder.clip_source:
+        raise ValueError(f"tvn1 reads clips from the clip archives (clip_source archive), not {clip_source!r}")
     net = load_tiny_video_net(weights_path) if weights_path else tvn1(num_classes=1)
     return TVNEncoder(net, clip_frames, input_size)

@@ -17,7 +17,7 @@ import pandas as pd
 from video_similarity.ingest.problems import DatasetUnusableError, ProblemLog
 
 if TYPE_CHECKING:
-    from video_similarity.pipelines.fivr_retrieval.params import RetrievalParams
+    from video_similarity.pipelines.retrieval.params import RetrievalParams
 
 log = logging.getLogger(__name__)
 

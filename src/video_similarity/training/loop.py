@@ -55,6 +55,24 @@ class Task(Protocol):
         """The scalar loss of one batch; ``trained`` may be wrapped in DDP."""
 
 
+def rank_share(batches: list, context, equal_sizes: bool = False) -> list:
+    """This rank's share of an epoch's batches, which every rank computes alike (same seed): equal step counts.
+
+    Step i uses ``batches[i*W : (i+1)*W]``, one per rank; tiny data is repeated so
+    that every rank still gets a step. ``equal_sizes`` cuts each step's batches to
+    the shortest of them (a task that gathers across ranks needs equal sizes).
+    """
+    world = context.world_size
+    while len(batches) < world:
+        batches = batches + batches
+    steps = len(batches) // world
+    groups = [batches[i * world : (i + 1) * world] for i in range(steps)]
+    mine = [group[context.rank] for group in groups]
+    if equal_sizes:
+        mine = [batch[: min(len(b) for b in group)] for batch, group in zip(mine, groups)]
+    return mine
+
+
 def resume(checkpoint: Path, kind: str, config: dict, model, optimizer, context) -> tuple[int, list[dict]]:
     """Restore model and optimiser from ``checkpoint`` when it is of this kind and config; the epochs done and their history."""
     from video_similarity.models.checkpoint import CheckpointError, read_checkpoint

@@ -1,19 +1,9 @@
-"""What every worker shares: reading the job spec and resizing frames to an encoder's input."""
+"""What the workers share: frames resized to an encoder's input."""
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
-
 import numpy as np
 from PIL import Image
-
-
-def read_spec() -> dict:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--spec", required=True, help="job spec (JSON) written by video_similarity.launch")
-    return json.loads(Path(parser.parse_args().spec).read_text())
 
 
 def prepare(image: np.ndarray, size: int | None = None, short_side: int | None = None) -> np.ndarray:

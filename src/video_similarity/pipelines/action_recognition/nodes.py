@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from video_similarity.action.classifier_jobs import OUTPUTS, classifier_spec, job_result, run_classifier_job
+from video_similarity.action.classifier_jobs import OUTPUTS, classifier_job, job_result, run_classifier_job
 from video_similarity.action.clip_archives import USABLE
 from video_similarity.action.dataset import decode_clips, prepare_root
 from video_similarity.action.splits import Fold, group_split, leave_one_group_out, random_split
@@ -63,13 +63,13 @@ def train_action_models(manifest: pd.DataFrame, store: Directory, data_params: d
     paths = dict(zip(videos["video_id"], videos["path"]))
     out = {"classes": classes, "num_classes": len(classes), "folds": {}}
     for protocol, fold in protocol_folds(videos, config.protocols, config.test_fraction, config.split_seed):
-        spec = classifier_spec(f"TVN-1 {fold.name}", model, videos, fold.train, fold.test, data.clip_params().sampling,
-                               config.classifier_training().spec(), store.path / fold.name)
+        job = classifier_job(f"TVN-1 {fold.name}", model, videos, fold.train, fold.test, data.clip_params().sampling,
+                             config.classifier_training(), store.path / fold.name)
         log.info("%s: %d training and %d test videos%s", fold.name, len(fold.train), len(fold.test),
                  " (groups on both sides: this split leaks)" if fold.leaks_groups else "")
-        run_classifier_job(spec, launch_params, stamp_extra=model)
+        run_classifier_job(job, launch_params, stamp_extra=model)
         out["folds"][fold.name] = {"protocol": protocol, "leaks_groups": fold.leaks_groups, "train": len(fold.train), "test": len(fold.test),
-                                   **{k: spec[k] for k in OUTPUTS}, "train_paths": [paths[v] for v in fold.train]}
+                                   **{k: getattr(job, k) for k in OUTPUTS}, "train_paths": [paths[v] for v in fold.train]}
     return out
 
 
@@ -117,7 +117,7 @@ def evaluate_action_models(manifest: pd.DataFrame, models: dict, ingest_report: 
     histories: dict[str, list[dict]] = {}
     per_fold = {}
     for name, fold in models["folds"].items():
-        result = job_result(fold, labels, num_classes)
+        result = job_result(fold["predictions"], labels, num_classes)
         histories[name] = json.loads(Path(fold["history"]).read_text())
         per_fold[name] = {"protocol": fold["protocol"], "clip_accuracy": result.clip_accuracy, "video_accuracy": result.video_accuracy,
                           "mean_class_accuracy": result.mean_class_accuracy, "clips": result.clips, "videos": result.videos,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 from video_similarity.action.clip_archives import ClipArchiveParams
 from video_similarity.action.sampling import SAMPLINGS, ClipSampling
 from video_similarity.action.splits import PROTOCOLS
-from video_similarity.demo.actions import DOMAINS, ActionDemoParams
+from video_similarity.demo.actions import DOMAINS
+from video_similarity.demo.params import ActionDemoParams
 from video_similarity.params import parse
 
 SOURCES = ("demo", "ucf")
@@ -32,7 +32,7 @@ class ActionDataParams:
     source: str = "demo"  # demo: render the embedded dataset under `root`, then index it | ucf: a UCF-style folder
     root: str | None = "data/01_raw/actions_demo/photos"
     demo_domain: str = "photos"  # the demo's rendering domain (demo/actions.py)
-    demo: dict = field(default_factory=dict)  # ActionDemoParams
+    demo: ActionDemoParams = field(default_factory=ActionDemoParams)
     sampling: object = field(default_factory=lambda: {"frames": 8, "stride": 10, "size": 32})  # notes | released_tvn1 | {frames, stride, size}
     clips: int = 3  # uniformly spaced clips per video (video-level results average them)
     min_frames: int = 11  # shorter videos are reported and skipped (a clip would be one frame repeated)
@@ -47,11 +47,7 @@ class ActionDataParams:
         if config.demo_domain not in DOMAINS:
             raise ValueError(f"action_data.demo_domain must be one of {DOMAINS}, got {config.demo_domain!r}")
         sampling_from(config.sampling)
-        config.demo_params()
         return config
-
-    def demo_params(self) -> ActionDemoParams:
-        return ActionDemoParams.from_params(self.demo)
 
     def clip_params(self) -> ClipArchiveParams:
         return ClipArchiveParams(sampling_from(self.sampling), self.clips, self.min_frames, self.jpeg_quality)
@@ -73,15 +69,13 @@ class ClassifierTraining:
     curve_videos: int = 200  # evaluation videos whose first-clip accuracy is recorded after each epoch
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("adam", "sgd") or self.train_clips not in ("first", "all"):
+            raise ValueError(f"optimizer is adam or sgd, train_clips first or all; got {self.optimizer!r}, {self.train_clips!r}")
+
     @classmethod
     def from_params(cls, params: dict | None, section: str = "action_recognition.training") -> "ClassifierTraining":
-        config = parse(cls, params, section)
-        if config.optimizer not in ("adam", "sgd") or config.train_clips not in ("first", "all"):
-            raise ValueError(f"{section}: optimizer is adam or sgd, train_clips first or all")
-        return config
-
-    def spec(self) -> dict:
-        return dataclasses.asdict(self)
+        return parse(cls, params, section)
 
 
 @dataclass(frozen=True)
@@ -93,7 +87,7 @@ class ActionRecognitionParams:
     split_seed: int = 0
     network: str = "tvn1"
     dropout: float = 0.5
-    training: dict = field(default_factory=dict)  # ClassifierTraining
+    training: ClassifierTraining = field(default_factory=ClassifierTraining)
     latency_runs: int = 20  # timed forward passes of one clip on the CPU (after 3 warm-up passes)
     latency_threads: int | None = None  # torch CPU threads for the latency; None: torch's default
 
@@ -105,8 +99,7 @@ class ActionRecognitionParams:
             raise ValueError(f"action_recognition.protocols: {unknown or 'none given'}; known: {', '.join(PROTOCOLS)}")
         if config.network != "tvn1":
             raise ValueError(f"action_recognition.network: only tvn1 is built, got {config.network!r}")
-        config.classifier_training()
         return config
 
     def classifier_training(self) -> ClassifierTraining:
-        return ClassifierTraining.from_params(self.training, "action_recognition.training")
+        return self.training

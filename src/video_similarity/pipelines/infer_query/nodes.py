@@ -14,7 +14,7 @@ from video_similarity.cache import input_key, open_stamped, read_item, write_ite
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
 from video_similarity.descriptors import Descriptors
-from video_similarity.pipelines.infer_query.params import VideoScoreParams
+from video_similarity.pipelines.infer_query.params import SceneDetectionParams, VideoScoreParams
 from video_similarity.pipelines.infer_ref.params import InferenceParams
 from video_similarity.vsc.boosters import PART, merge_parts, part_id
 from video_similarity.vsc.dedup import drop_near_duplicates, fit_budget
@@ -57,7 +57,7 @@ def detect_query_scenes(
     """
     from tqdm.auto import tqdm
 
-    from video_similarity.frames.scene_layout import SceneDetectionParams, detect_layout
+    from video_similarity.frames.scene_layout import detect_layout
 
     config = SceneDetectionParams.from_params(params)
     split = InferenceParams.from_params(inference_params).split
@@ -66,8 +66,8 @@ def detect_query_scenes(
         return {"enabled": False, "parts": {}}
     queries = frame_archives.archives(video_index, split, "query")
     folder = scene_part_dir.path
-    # how parts are merged is infer_queries' business: changing it keeps the layouts
-    open_stamped(folder, {"scene_detection": {k: v for k, v in dataclasses.asdict(config).items() if k != "parts_replace_frames"}})
+    thresholds = config.thresholds()  # how parts are merged is infer_queries' business: changing it keeps the layouts
+    open_stamped(folder, {"scene_detection": dataclasses.asdict(thresholds)})
     parts: dict[str, list[dict]] = {}
     failed: dict[str, str] = {}
     for video_id, path in tqdm(sorted(queries.items()), desc="scene detection", unit="video"):
@@ -79,7 +79,7 @@ def detect_query_scenes(
 
                 with FrameArchive(path) as archive:  # decoded once: for the layout and for its parts
                     frames = list(archive.frames())
-                    layout = detect_layout(frames, config)
+                    layout = detect_layout(frames, thresholds)
                     rows = [] if layout.is_whole else _write_parts(folder, video_id, archive, frames, layout)
                 boxes = np.asarray([r["box"] for r in rows], dtype=np.int64).reshape(-1, 4)
                 write_item(folder, video_id, key, boxes=boxes)  # after the part archives: an interrupted video is redone
@@ -173,7 +173,7 @@ def infer_queries(
     if use_scenes and parts:
         embedded_parts = project(embed_with_ensemble(ensemble_members, settings, parts, embedding_dir.path, "query_parts", config.batch_size,
                                                      launch_params), pca_model)
-        replace = bool(query_scene_parts.get("parts_replace_frames", True))
+        replace = bool(query_scene_parts["parts_replace_frames"])  # written by detect_scene_parts with its parts
         merged = merge_parts(kept, _dedup(embedded_parts, settings), replace)
         log.info("Scene parts: %d part descriptors %s (%d left out: a query keeps its number of descriptors)", merged.part_rows,
                  "in place of their queries' frames" if replace else "added", merged.dropped)

@@ -27,9 +27,9 @@ def locate_dataset(ingest: dict) -> str:
             "ingest.root is not set; for real data run with --env=vsc --params=vsc_root=/path/to/vsc"
         )
     if source == "demo":
-        from video_similarity.demo.corpus import DemoCorpusConfig, plan_corpus, write_corpus
+        from video_similarity.demo.corpus import plan_corpus, write_corpus
 
-        write_corpus(plan_corpus(DemoCorpusConfig.from_params(config.demo or {})), root, workers=config.workers)
+        write_corpus(plan_corpus(config.demo), root, workers=config.workers)
     return str(Path(root))
 
 

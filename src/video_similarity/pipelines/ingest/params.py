@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from video_similarity.demo.params import DemoCorpusConfig
 from video_similarity.params import parse
 
 
@@ -15,7 +16,7 @@ class IngestParams:
     root: str | None = "data/01_raw/demo"
     splits: list | None = None  # None: every split that has metadata (train, val, test, ...)
     workers: int | None = None  # processes that render the demo corpus; None: all cores
-    demo: dict | None = None  # the demo corpus (demo/corpus.py: DemoCorpusConfig)
+    demo: DemoCorpusConfig = field(default_factory=DemoCorpusConfig)  # the demo corpus (source demo)
 
     @classmethod
     def from_params(cls, params: dict | None) -> "IngestParams":

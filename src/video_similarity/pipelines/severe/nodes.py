@@ -16,16 +16,16 @@ import logging
 import numpy as np
 import pandas as pd
 
-from video_similarity.action.classifier_jobs import classifier_spec, job_result, run_classifier_job
+from video_similarity.action.classifier_jobs import classifier_job, job_result, run_classifier_job
 from video_similarity.action.clip_archives import USABLE
 from video_similarity.action.dataset import decode_clips, index_action_videos, prepare_root
-from video_similarity.action.sampling import ClipSampling
 from video_similarity.action.metrics import chance_accuracy
 from video_similarity.action.probe import balanced_subset, linear_probe
+from video_similarity.action.sampling import ClipSampling
 from video_similarity.action.splits import group_split
 from video_similarity.datasets.directory import Directory
 from video_similarity.extraction import encoder_stamp, extract, failures
-from video_similarity.models.registry import EncoderSpec
+from video_similarity.models.registry import EncoderSpec, declared_option
 from video_similarity.pipelines.action_recognition.params import ActionDataParams
 from video_similarity.pipelines.severe.params import Setting, SevereParams
 
@@ -82,7 +82,7 @@ def check_clip_frames(entries: dict[str, dict], frames: int, dataset: str) -> No
     """A clip encoder reading the clip archives must take the archives' clip length, or its clips would straddle two."""
     for name, entry in entries.items():
         options = entry.get("options") or {}
-        if options.get("clip_source") == "archive" or entry["builder"] == "tvn1":
+        if declared_option(entry, "clip_source") == "archive":
             if "clip_frames" in options and int(options["clip_frames"]) != frames:
                 raise ValueError(f"severe encoder {name!r}: clip_frames {options['clip_frames']} but the clip archives of {dataset} hold "
                                  f"clips of {frames} frames (action_data.sampling.frames); set them equal")
@@ -144,7 +144,7 @@ def class_count(train: pd.DataFrame, test: pd.DataFrame) -> int:
 def probe_results(videos: pd.DataFrame, features: dict, params: dict) -> pd.DataFrame:
     """Top-1 of a linear probe for every encoder x setting (one row each)."""
     config = SevereParams.from_params(params)
-    probe = config.probe_params()
+    probe = config.probe
     rows, read = [], {}  # (dataset, encoder) -> {video: feature}: each item is read once, whatever the settings
     for setting in config.all_settings():
         train, test = setting_split(videos, setting, config)
@@ -171,14 +171,14 @@ def finetune_results(videos: pd.DataFrame, action_models: dict, params: dict, pr
                      action_data: dict, store: Directory) -> pd.DataFrame:
     """Top-1 (video level) after fine-tuning each listed encoder end to end on each listed setting (SEVERE's fine-tuning)."""
     config = SevereParams.from_params(params)
-    finetune = dict(config.finetune or {})
-    names = list(finetune.get("encoders") or [])
+    finetune = config.finetune
+    names = finetune.encoders
     if not names:
         return pd.DataFrame(columns=RESULT_COLUMNS)
     entries = encoder_entries(config, action_models, pretrained_weights)
-    training = config.finetune_training().spec()
+    training = config.finetune_training()
     settings = {s.name: s for s in config.all_settings()}
-    wanted = list(finetune.get("settings") or settings)
+    wanted = finetune.settings or list(settings)
     unknown = sorted(set(wanted) - set(settings))
     if unknown:
         raise ValueError(f"severe.finetune.settings: unknown setting(s) {unknown}; known: {', '.join(settings)}")
@@ -188,13 +188,13 @@ def finetune_results(videos: pd.DataFrame, action_models: dict, params: dict, pr
             sampling = dataset_params(action_data, config.datasets[setting.dataset]).clip_params().sampling
             train, test = setting_split(videos, setting, config)
             classes = class_count(train, test)
-            model = {"encoder": entries[name], "num_classes": classes, "dropout": float(finetune.get("dropout", 0.5))}
+            model = {"encoder": entries[name], "num_classes": classes, "dropout": finetune.dropout}
             options = entries[name].get("options") or {}  # the encoder's own geometry, as in its features
             geometry = ClipSampling(int(options.get("clip_frames", sampling.frames)), sampling.stride, int(options.get("input_size", sampling.size)))
-            spec = classifier_spec(f"fine-tune {name} on {setting.name}", model, pd.concat([train, test]), list(train["video_id"]),
-                                   list(test["video_id"]), geometry, training, store.path / f"{name}__{setting.name}")
-            run_classifier_job(spec, launch_params, stamp_extra={"encoder": encoder_stamp(entries[name])})
-            result = job_result(spec, spec["labels"], classes)
+            job = classifier_job(f"fine-tune {name} on {setting.name}", model, pd.concat([train, test]), list(train["video_id"]),
+                                 list(test["video_id"]), geometry, training, store.path / f"{name}__{setting.name}")
+            run_classifier_job(job, launch_params, stamp_extra={"encoder": encoder_stamp(entries[name])})
+            result = job_result(job.predictions, job.labels, classes)
             rows.append({"encoder": name, "setting": setting.name, "dataset": setting.dataset, "method": "finetune", "classes": classes,
                          "train_videos": len(train), "test_videos": len(test), "sample_size": setting.sample_size,
                          "top1": result.video_accuracy, "chance": chance_accuracy(list(test["label"]))})

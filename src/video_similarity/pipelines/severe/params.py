@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from video_similarity.action.probe import SEVERE_SUBSET_SEED, ProbeParams
+from video_similarity.action.params import ProbeParams
+from video_similarity.action.probe import SEVERE_SUBSET_SEED
 from video_similarity.params import parse
 from video_similarity.pipelines.action_recognition.params import ClassifierTraining
 
@@ -21,6 +22,20 @@ class Setting:
 
 
 @dataclass(frozen=True)
+class FinetuneParams:
+    """``severe.finetune``: which encoders are fine-tuned end to end on which settings (SEVERE's fine-tuning)."""
+
+    encoders: list[str] = field(default_factory=list)  # none: no fine-tuning
+    settings: list[str] = field(default_factory=list)  # none: every setting
+    dropout: float = 0.5
+    training: dict = field(default_factory=dict)  # overrides of SEVERE_FINETUNE_TRAINING (a ClassifierTraining)
+
+
+#: SEVERE's fine-tuning schedule: Adam, lr 1e-4, batch 32, 16 epochs, lr x 0.3 at epochs 6, 10 and 14.
+SEVERE_FINETUNE_TRAINING = {"optimizer": "adam", "lr": 1e-4, "batch_size": 32, "epochs": 16, "milestones": [6, 10, 14], "gamma": 0.3}
+
+
+@dataclass(frozen=True)
 class SevereParams:
     """``params:severe``."""
 
@@ -31,8 +46,8 @@ class SevereParams:
     test_fraction: float = 0.15  # group-held-out split of every dataset (the TVN's group fold when the data is the same)
     split_seed: int = 0
     subset_seed: int = SEVERE_SUBSET_SEED
-    probe: dict = field(default_factory=dict)  # ProbeParams
-    finetune: dict = field(default_factory=dict)  # {encoders: [...], settings: [...], training: ClassifierTraining, dropout}
+    probe: ProbeParams = field(default_factory=ProbeParams)
+    finetune: FinetuneParams = field(default_factory=FinetuneParams)
     batch_size: int = 16  # clips per extraction batch
 
     @classmethod
@@ -46,13 +61,11 @@ class SevereParams:
         for setting in config.all_settings():
             if setting.dataset not in config.datasets:
                 raise ValueError(f"severe setting {setting.name!r}: unknown dataset {setting.dataset!r}; known: {', '.join(config.datasets)}")
-        for key, known in (("finetune", {"encoders", "settings", "dropout", "training"}), ("sample_sizes", {"dataset", "sizes"})):
-            unknown = sorted(set(getattr(config, key) or {}) - known)
-            if unknown:
-                raise ValueError(f"severe.{key}: unknown key(s) {unknown}; known: {', '.join(sorted(known))}")
-        config.probe_params()
+        unknown = sorted(set(config.sample_sizes or {}) - {"dataset", "sizes"})
+        if unknown:
+            raise ValueError(f"severe.sample_sizes: unknown key(s) {unknown}; known: dataset, sizes")
         config.finetune_training()
-        unknown = sorted(set(config.finetune.get("encoders") or []) - set(config.encoders))
+        unknown = sorted(set(config.finetune.encoders) - set(config.encoders))
         if unknown:
             raise ValueError(f"severe.finetune.encoders: unknown encoder(s) {unknown}; known: {', '.join(config.encoders)}")
         return config
@@ -71,9 +84,5 @@ class SevereParams:
             out += [Setting(f"n={int(n)}", sizes["dataset"], None, int(n)) for n in sizes.get("sizes") or []]
         return out
 
-    def probe_params(self) -> ProbeParams:
-        return ProbeParams.from_params(self.probe)
-
     def finetune_training(self) -> ClassifierTraining:
-        defaults = {"optimizer": "adam", "lr": 1e-4, "batch_size": 32, "epochs": 16, "milestones": [6, 10, 14], "gamma": 0.3}
-        return ClassifierTraining.from_params({**defaults, **dict((self.finetune or {}).get("training") or {})}, "severe.finetune.training")
+        return ClassifierTraining.from_params({**SEVERE_FINETUNE_TRAINING, **self.finetune.training}, "severe.finetune.training")

@@ -13,13 +13,14 @@ from video_similarity.cache import file_digest, inputs_digest, open_stamped
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
 from video_similarity.extraction import encoder_items, encoder_stamp
-from video_similarity.launch import LaunchConfig, launch
-from video_similarity.models.registry import EncoderSpec
-from video_similarity.pipelines.train_ensemble.params import TrainEnsembleParams
 from video_similarity.errors import UserError
+from video_similarity.jobs import run_job
 from video_similarity.metrics.vsc import ground_truth_pairs
+from video_similarity.models.registry import EncoderSpec
 from video_similarity.pipelines.infer_ref.params import InferenceParams
+from video_similarity.pipelines.train_ensemble.params import TrainEnsembleParams
 from video_similarity.pipelines.tune.params import TuningParams
+from video_similarity.training.tasks.descriptor import DescriptorJob, Teacher
 from video_similarity.vsc.folds import TuningFolds, plan_folds
 
 log = logging.getLogger(__name__)
@@ -108,28 +109,24 @@ def train_ensemble(
         teacher = None
         if member.teacher_weight > 0:
             entry, items = _teacher_items(member, manifest["members"], pretrained_weights, archives, embedding_dir, launch_params)
-            teacher = {"items": items, "weight": member.teacher_weight}
+            teacher = Teacher(items, member.teacher_weight)
             stamp["teacher"] = {"encoder": encoder_stamp(entry), "weight": member.teacher_weight}
         open_stamped(folder, stamp)
         torchscript = folder / "model.pt"
-        spec = {
-            "task": "descriptor", **settings,
-            "weights_path": weights_path,
-            "archives": archives,
-            "ground_truth": ground_truth,
-            "self_pair_videos": list(archives),
-            "checkpoint": str(folder / "model.ckpt"),
-            "torchscript": str(torchscript),
-            "teacher": teacher,
-        }
+        job = DescriptorJob(
+            name=member.name, backbone=member.backbone, dim=member.dim, image_size=config.image_size, weights_path=weights_path,
+            epochs=member.epochs, batch_size=member.batch_size, lr=member.lr, weight_decay=config.weight_decay, tau=config.tau,
+            koleo_weight=config.koleo_weight, seed=member.seed, archives=archives, ground_truth=ground_truth,
+            self_pair_videos=list(archives), synthetic_pairs=config.synthetic_pairs, teacher=teacher,
+            checkpoint=str(folder / "model.ckpt"), torchscript=str(torchscript),
+        )
         if torchscript.is_file():
             log.info("Model %s is already trained (%s)", member.name, torchscript)
         else:
-            launch("video_similarity.workers.train", spec, LaunchConfig.from_params(launch_params), workdir=folder / "jobs")
+            run_job(job, launch_params, workdir=folder / "jobs")
         manifest["models"][member.name] = {"torchscript": str(torchscript), "backbone": member.backbone, "dim": member.dim}
         # inference reads the export through the registry, like any TorchScript file
-        manifest["members"][member.name] = {
-            "builder": "torchscript", "weights_path": str(torchscript), "seed": 0, "whitening_path": None,
-            "options": {"input": {"input_size": config.image_size, "normalized_output": True}},
-        }
+        export = {"builder": "torchscript", "weights_path": str(torchscript),
+                  "options": {"input": {"input_size": config.image_size, "normalized_output": True}}}
+        manifest["members"][member.name] = EncoderSpec.from_params(member.name, export).job_entry()
     return manifest

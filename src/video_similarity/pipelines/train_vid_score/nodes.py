@@ -14,9 +14,10 @@ from video_similarity.cache import inputs_digest, open_stamped
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
 from video_similarity.extraction import encoder_items, encoder_stamp
-from video_similarity.launch import LaunchConfig, launch
+from video_similarity.jobs import run_job
 from video_similarity.models.registry import EncoderSpec
 from video_similarity.pipelines.train_vid_score.params import TrainVideoScoreParams
+from video_similarity.training.tasks.vid_score import VideoScoreJob
 from video_similarity.vsc.folds import TuningFolds
 
 log = logging.getLogger(__name__)
@@ -100,12 +101,12 @@ def train_video_score(
     else:
         log.info("Video score: %d training queries (%d with a copy), %d held out, features of %s", len(train_ids),
                  sum(labels[v] for v in train_ids), len(val_ids), name)
-        spec = {
-            "task": "vid_score", "name": "vid_score", "items": items, "labels": labels, "train_ids": train_ids, "val_ids": val_ids,
+        job = VideoScoreJob(
+            name="vid_score", items=items, labels=labels, train_ids=train_ids, val_ids=val_ids,
             **{k: getattr(config, k) for k in ("max_frames", "width", "depth", "heads", "dropout", "lr", "weight_decay", "warmup", "epochs", "batch_size", "seed")},
-            "checkpoint": str(folder / "model.ckpt"), "torchscript": str(torchscript), "report": str(report),
-        }
-        launch("video_similarity.workers.train", spec, LaunchConfig.from_params(launch_params), workdir=folder / "jobs")
+            checkpoint=str(folder / "model.ckpt"), torchscript=str(torchscript), report=str(report),
+        )
+        run_job(job, launch_params, workdir=folder / "jobs")
     result = json.loads(report.read_text())
     scored = {v: s for v, s in result["scores"].items()}
     validation = {"evaluated_on": result["evaluated_on"], "videos": len(scored), "positives": sum(bool(labels.get(v)) for v in scored),

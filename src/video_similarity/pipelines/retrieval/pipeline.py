@@ -1,6 +1,6 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
-from video_similarity.pipelines.fivr_retrieval.nodes import (
+from video_similarity.pipelines.retrieval.nodes import (
     compute_similarities,
     decode_retrieval_videos,
     encode_with_video_encoder,

@@ -1,7 +1,7 @@
-"""fivr_retrieval nodes: dataset -> frames -> encoder zoo features -> similarities -> FIVR / CC_WEB mAP.
+"""retrieval nodes: dataset -> frames -> encoder zoo features -> similarities -> FIVR / CC_WEB mAP.
 
 GPU-heavy steps (whitening sample, feature extraction, video-encoder training)
-run as torchrun jobs through ``launch``; the nodes write job specs and return
+run as torchrun jobs (typed jobs, ``jobs.run_job``); the nodes return
 manifests naming the files the jobs wrote.
 """
 
@@ -12,20 +12,20 @@ import logging
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from video_similarity.datasets.directory import Directory
 from video_similarity.datasets.frame_archives import FrameArchiveStore
-from video_similarity.launch import LaunchConfig, launch
 from video_similarity.atomic import atomic_write
 from video_similarity.cache import STAMP, inputs_digest, open_stamped
-from video_similarity.extraction import WORKER, encoder_stamp, extract, failures
+from video_similarity.extraction import encoder_stamp, extract, failures, region_sample
 from video_similarity.frames.preprocess import preprocess_videos
-from video_similarity.models.registry import parse_encoders
-from video_similarity.pipelines.fivr_retrieval.params import RetrievalParams, SimilarityParams, VideoEncoderParams
+from video_similarity.jobs import run_job
+from video_similarity.models.registry import EncoderSpec, parse_encoders
+from video_similarity.pipelines.retrieval.params import RetrievalParams, WhiteningParams
 from video_similarity.pipelines.preprocess.params import PreprocessParams
 from video_similarity.retrieval.features import load_features
+from video_similarity.training.tasks.video_transformer import VideoTransformerJob
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +42,9 @@ def locate_retrieval_dataset(retrieval: dict) -> str:
     if not root:
         raise ValueError("retrieval.root is not set; for FIVR run with --env=fivr --params=fivr_root=/path/to/videos")
     if source == "demo":
-        from video_similarity.demo.fivr import FivrDemoConfig, plan_fivr_demo, write_fivr_demo
+        from video_similarity.demo.fivr import plan_fivr_demo, write_fivr_demo
 
-        write_fivr_demo(plan_fivr_demo(FivrDemoConfig.from_params(config.demo)), root, workers=config.workers)
+        write_fivr_demo(plan_fivr_demo(config.demo), root, workers=config.workers)
     return str(Path(root))
 
 
@@ -79,7 +79,8 @@ def fit_whitening(
 
     fitted = {}
     for config in (c for c in parse_encoders(retrieval.get("encoders")) if c.whitening):
-        fit_on = str(config.whitening.get("fit_on", "database"))
+        whitening = WhiteningParams.from_params(config.whitening, f"retrieval.encoders.{config.name}.whitening")
+        fit_on = whitening.fit_on
         rows = video_index[video_index["role"] == fit_on] if fit_on != "all" else video_index
         videos = _usable_videos(rows, store, ("eval", "train"))
         if not videos:
@@ -93,14 +94,9 @@ def fit_whitening(
             fitted[config.name] = str(target)
             continue
         sample_dir = target_dir / "sample"
-        spec = {
-            "encoders": {config.name: entry}, "videos": videos,
-            "sample_regions": {config.name: {"max_frames": int(config.whitening.get("max_frames", 5000)), "output_dir": str(sample_dir)}},
-        }
-        launch(WORKER, spec, LaunchConfig.from_params(launch_params), workdir=target_dir / "jobs")
-        vectors = np.concatenate([np.load(p) for p in sorted(sample_dir.glob("rank*.npy"))])
+        vectors = region_sample(entry, videos, whitening.max_frames, sample_dir, launch_params, target_dir / "jobs")
         log.info("Fitting %s whitening on %d vectors of %d %s videos", config.name, len(vectors), len(videos), fit_on)
-        fit(vectors, config.whitening.get("dims")).save(target)
+        fit(vectors, whitening.dims).save(target)
         shutil.rmtree(sample_dir, ignore_errors=True)
         fitted[config.name] = str(target)
     return fitted
@@ -114,7 +110,8 @@ def extract_features(
     configs = parse_encoders(retrieval.get("encoders"))
     if not configs:
         raise ValueError("retrieval.encoders is empty: name at least one encoder")
-    video_encoder = VideoEncoderParams.from_params(retrieval.get("video_encoder"))
+    settings = RetrievalParams.from_params(retrieval)
+    video_encoder = settings.video_encoder
     train_base = video_encoder.base_encoder if video_encoder.enabled else None
     fitted = whitening or {}
     entries, manifest = {}, {}
@@ -127,7 +124,7 @@ def extract_features(
             "weights": config.weights_label(),
             "whitened": bool(config.whitening), "options": config.options,
         }
-    batch_size = RetrievalParams.from_params(retrieval).batch_size
+    batch_size = settings.batch_size
     extract(entries, _usable_videos(video_index, store, ("eval",)), features.path, launch_params, batch_size)
     failed = {name: failures(features.path / name) for name in entries}
     if train_base:
@@ -146,7 +143,7 @@ def train_video_encoder(
     video_index: pd.DataFrame, features: dict, ground_truth: dict, retrieval: dict, launch_params: dict, folder: Directory,
 ) -> dict:
     """Train the transformer video encoder (notes' Model #2) on frame features of the training videos."""
-    params = VideoEncoderParams.from_params(retrieval.get("video_encoder"))
+    params = RetrievalParams.from_params(retrieval).video_encoder
     if not params.enabled:
         return {"enabled": False}
     base = params.base_encoder
@@ -171,9 +168,9 @@ def train_video_encoder(
              "inputs": inputs_digest(items), "pairs": pairs}
     open_stamped(folder.path, stamp)
     checkpoint = folder.path / "video_transformer.ckpt"
-    spec = {"task": "video_transformer", "features": items, "pairs": pairs, "checkpoint": str(checkpoint), **params.training_settings()}
+    job = VideoTransformerJob(features=items, pairs=pairs, checkpoint=str(checkpoint), **params.training_settings())
     log.info("Training the video encoder on %d %s (%d annotated positive pairs)", len(feats), source, len(pairs))
-    launch("video_similarity.workers.train", spec, LaunchConfig.from_params(launch_params), workdir=folder.path / "jobs")
+    run_job(job, launch_params, workdir=folder.path / "jobs")
     return {"enabled": True, "checkpoint": str(checkpoint), "base_encoder": base, "trained_on": source,
             "n_videos": len(feats), "n_pairs": len(pairs), "settings": params.training_settings(), "name": params.name}
 
@@ -186,8 +183,8 @@ def encode_with_video_encoder(
         return dict(features)
     base = features[video_encoder["base_encoder"]]
     name = video_encoder["name"]
-    entry = {"builder": "video_transformer", "weights_path": video_encoder["checkpoint"], "seed": 0, "whitening_path": None,
-             "options": {}, "input_features": base["folder"]}
+    spec = EncoderSpec.from_params(name, {"builder": "video_transformer", "weights_path": video_encoder["checkpoint"]})
+    entry = {**spec.job_entry(), "input_features": base["folder"]}
     eval_ids = video_index.loc[video_index["split"] == "eval", "video_id"].tolist()
     available, _ = load_features(base["folder"], eval_ids)
     videos = {v: {"archive": None, "video": None} for v in eval_ids if v in available}
@@ -208,7 +205,7 @@ def compute_similarities(video_index: pd.DataFrame, features: dict, retrieval: d
     """Every encoder x similarity as ``{query: {video: score}}`` JSON (the evaluator CLIs' input)."""
     from video_similarity.metrics.similarity import similarity_matrix, to_json_ready
 
-    params = SimilarityParams.from_params(retrieval.get("similarity"))
+    params = RetrievalParams.from_params(retrieval).similarity
     eval_rows = video_index[video_index["split"] == "eval"]
     query_ids = eval_rows.loc[eval_rows["role"] == "query", "video_id"].tolist()
     target_ids = eval_rows["video_id"].tolist()  # database and queries: all_db holds both
@@ -232,8 +229,6 @@ def evaluate_retrieval(similarities: dict, ground_truth: dict, features: dict, i
 
     benchmark = ground_truth["benchmark"]
     all_db = RetrievalParams.from_params(retrieval).all_db
-    if all_db not in ("all", "available"):
-        raise ValueError(f"retrieval.all_db must be 'all' or 'available', got {all_db!r}")
     rows = []
     for entry in similarities.values():
         scores = json.loads(Path(entry["path"]).read_text())

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from video_similarity.demo.params import FivrDemoConfig
 from video_similarity.params import as_dict, parse
 
 
@@ -43,6 +44,19 @@ class VideoEncoderParams:
 
 
 @dataclass(frozen=True)
+class WhiteningParams:
+    """``whitening:`` of an R-MAC / iMAC encoder entry: PCA whitening fitted on a sample of regional vectors."""
+
+    dims: int | None = None  # None: every dimension
+    max_frames: int = 5000  # frames sampled (evenly over the videos) to fit on
+    fit_on: str = "database"  # database | query | all: the videos whose frames are sampled
+
+    @classmethod
+    def from_params(cls, params: dict | None, section: str) -> "WhiteningParams":
+        return parse(cls, params, section)
+
+
+@dataclass(frozen=True)
 class SimilarityParams:
     """``retrieval.similarity``."""
 
@@ -73,11 +87,14 @@ class RetrievalParams:
     all_db: str = "all"  # all | available
     workers: int | None = None
     batch_size: int = 8  # frames or clips per forward pass in the extraction job
-    demo: dict | None = None
+    demo: FivrDemoConfig = field(default_factory=FivrDemoConfig)  # the FIVR-shaped demo (source demo)
     encoders: dict | None = None
-    similarity: dict | None = None
-    video_encoder: dict | None = None
+    similarity: SimilarityParams = field(default_factory=SimilarityParams)
+    video_encoder: VideoEncoderParams = field(default_factory=VideoEncoderParams)
 
     @classmethod
     def from_params(cls, params: dict | None) -> "RetrievalParams":
-        return parse(cls, params, "retrieval")
+        config = parse(cls, params, "retrieval")
+        if config.all_db not in ("all", "available"):
+            raise ValueError(f"retrieval.all_db must be 'all' or 'available', got {config.all_db!r}")
+        return config

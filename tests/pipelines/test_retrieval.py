@@ -1,4 +1,4 @@
-"""fivr_retrieval end to end on conf/test: every encoder x similarity scored, CLIs agree, frame beats video level."""
+"""retrieval end to end on conf/test: every encoder x similarity scored, CLIs agree, frame beats video level."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ METHODS = {"video_level", "chamfer", "symmetric_chamfer", "topk_chamfer"}
 
 
 def configured_encoders() -> set[str]:
-    base = yaml.safe_load((REPO / "conf/base/parameters_fivr_retrieval.yml").read_text())["retrieval"]["encoders"]
-    test = yaml.safe_load((REPO / "conf/test/parameters_fivr_retrieval.yml").read_text())["retrieval"]["encoders"]
+    base = yaml.safe_load((REPO / "conf/base/parameters_retrieval.yml").read_text())["retrieval"]["encoders"]
+    test = yaml.safe_load((REPO / "conf/test/parameters_retrieval.yml").read_text())["retrieval"]["encoders"]
     merged = {**base, **test}
     return {name for name, entry in merged.items() if entry is not None}
 

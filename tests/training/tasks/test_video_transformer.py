@@ -1,16 +1,19 @@
-"""The training entry's video_transformer task under torchrun: checkpoint that rebuilds alone, resume, 2 gloo processes (DDP)."""
+"""Task video_transformer under torchrun: checkpoint that rebuilds alone, resume, 2 gloo processes (DDP)."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
 from video_similarity.cache import write_item
-from video_similarity.launch import LaunchConfig, launch
+from video_similarity.jobs import run_job
+from video_similarity.launch import LaunchConfig
 from video_similarity.models.video_transformer import encode_video, load_video_transformer
+from video_similarity.training.tasks.video_transformer import VideoTransformerJob
 
-WORKER = "video_similarity.workers.train"
 # One thread per worker: on a small, busy CI box OpenMP threads spin against each other (X3D runs ~100x slower).
 ONE = LaunchConfig(nproc_per_node=1, backend="gloo", device="cpu", threads_per_process=1)
 TWO = LaunchConfig(nproc_per_node=2, backend="gloo", device="cpu", threads_per_process=1)
@@ -34,13 +37,13 @@ def frames_of(path):
     return np.load(path)["features"]
 
 
-def make_spec(features, checkpoint, **overrides):
-    spec = {
-        "task": "video_transformer", "features": features, "pairs": [["V00", "V01"], ["V02", "V03"], ["V04", "V05"], ["V06", "V99"]],
-        "dim": DIM, "depth": 1, "heads": 2, "max_len": 8, "dropout": 0.1, "epochs": 2, "batch_size": 4, "lr": 1e-3,
-        "weight_decay": 1e-4, "tau": 0.07, "crop": 4, "noise": 0.05, "frame_drop": 0.1, "seed": 0, "checkpoint": str(checkpoint),
-    }
-    return {**spec, **overrides}
+def make_job(features, checkpoint, **overrides) -> VideoTransformerJob:
+    job = VideoTransformerJob(
+        features=features, pairs=[["V00", "V01"], ["V02", "V03"], ["V04", "V05"], ["V06", "V99"]], dim=DIM, depth=1, heads=2, max_len=8,
+        dropout=0.1, epochs=2, batch_size=4, lr=1e-3, weight_decay=1e-4, tau=0.07, crop=4, noise=0.05, frame_drop=0.1, seed=0,
+        checkpoint=str(checkpoint),
+    )
+    return replace(job, **overrides)
 
 
 def state_of(path):
@@ -51,19 +54,19 @@ def state_of(path):
 def trained(features, tmp_path_factory):
     """One finished single-process run of 2 epochs."""
     root = tmp_path_factory.mktemp("video_encoder")
-    spec = make_spec(features, root / "video_transformer.ckpt")
-    launch(WORKER, spec, ONE, workdir=root / "jobs")
-    return spec
+    job = make_job(features, root / "video_transformer.ckpt")
+    run_job(job, ONE, workdir=root / "jobs")
+    return job
 
 
 def test_the_checkpoint_rebuilds_a_model_that_encodes_frame_features(trained):
-    checkpoint = trained["checkpoint"]
+    checkpoint = trained.checkpoint
     state = state_of(checkpoint)
     assert state["config"]["input_dim"] == DIM and state["config"]["dim"] == DIM and state["config"]["max_len"] == 8
     assert state["kind"] == "video_transformer" and state["format"] == 3 and state["epoch"] == 2 and state["optimizer"] is not None
     model = load_video_transformer(checkpoint)
     assert model.config["input_dim"] == DIM and not model.training
-    frames = frames_of(trained["features"]["V00"])
+    frames = frames_of(trained.features["V00"])
     for x in (frames, np.concatenate([frames, frames, frames])[:20]):  # one window, and > max_len (windows of 8)
         out = encode_video(model, x)
         assert out.dtype == np.float32 and out.shape == (len(x), DIM)
@@ -81,13 +84,13 @@ def test_a_finished_run_resumes_to_nothing_and_a_longer_one_trains_only_the_new_
     import shutil
 
     checkpoint = tmp_path / "video_transformer.ckpt"
-    shutil.copy2(trained["checkpoint"], checkpoint)
-    spec = {**trained, "checkpoint": str(checkpoint)}
+    shutil.copy2(trained.checkpoint, checkpoint)
+    job = replace(trained, checkpoint=str(checkpoint))
     before = state_of(checkpoint)["state_dict"]
     stamp = checkpoint.stat().st_mtime_ns
 
     caplog.set_level("INFO")
-    launch(WORKER, spec, ONE, workdir=tmp_path / "jobs")
+    run_job(job, ONE, workdir=tmp_path / "jobs")
     assert "Resuming" in caplog.text and "epoch 1/2" not in caplog.text and "epoch 2/2" not in caplog.text
     assert checkpoint.stat().st_mtime_ns == stamp  # no epoch ran, so no checkpoint was written
     after = state_of(checkpoint)
@@ -96,7 +99,7 @@ def test_a_finished_run_resumes_to_nothing_and_a_longer_one_trains_only_the_new_
         torch.testing.assert_close(after["state_dict"][key], value, rtol=0, atol=0)
 
     caplog.clear()
-    launch(WORKER, {**spec, "epochs": 3}, ONE, workdir=tmp_path / "jobs")
+    run_job(replace(job, epochs=3), ONE, workdir=tmp_path / "jobs")
     assert "Resuming" in caplog.text and "epoch 3/3" in caplog.text and "epoch 2/3" not in caplog.text
     third = state_of(checkpoint)
     assert third["epoch"] == 3
@@ -105,13 +108,13 @@ def test_a_finished_run_resumes_to_nothing_and_a_longer_one_trains_only_the_new_
 
 def test_a_checkpoint_of_an_older_format_is_not_resumed(trained, tmp_path, caplog):
     checkpoint = tmp_path / "video_transformer.ckpt"
-    old = state_of(trained["checkpoint"])
+    old = state_of(trained.checkpoint)
     old["format"] = 2
     del old["state_dict"]["context_gate"]
     torch.save(old, checkpoint)
 
     caplog.set_level("INFO")
-    launch(WORKER, {**trained, "checkpoint": str(checkpoint)}, ONE, workdir=tmp_path / "jobs")
+    run_job(replace(trained, checkpoint=str(checkpoint)), ONE, workdir=tmp_path / "jobs")
     assert "Resuming" not in caplog.text and "format 2" in caplog.text and "retrain it" in caplog.text
     assert "epoch 1/2" in caplog.text and "epoch 2/2" in caplog.text
     assert state_of(checkpoint)["format"] == 3 and "context_gate" in state_of(checkpoint)["state_dict"]
@@ -122,14 +125,14 @@ def test_two_gloo_processes_train_with_ddp(features, tmp_path, caplog):
     """The views are all-gathered every step, so both ranks' batches must have one size even when PairSampler's don't."""
     from video_similarity.training.augment import PairSampler
 
-    spec = make_spec(features, tmp_path / "unused.ckpt")
-    pairs = [((v, 0), (v, 0)) for v in sorted(features)] + [((a, 0), (b, 0)) for a, b in spec["pairs"] if b in features]
-    sizes = [len(b) for b in PairSampler(pairs, seed=0).batches(spec["batch_size"])]
+    job = make_job(features, tmp_path / "unused.ckpt")
+    pairs = [((v, 0), (v, 0)) for v in sorted(features)] + [((a, 0), (b, 0)) for a, b in job.pairs if b in features]
+    sizes = [len(b) for b in PairSampler(pairs, seed=0).batches(job.batch_size)]
     assert sizes[2] != sizes[3]  # epoch 0's second step pairs a batch of 4 (rank 0) with a shorter one (rank 1)
 
     checkpoint = tmp_path / "video_transformer.ckpt"
     caplog.set_level("INFO")
-    launch(WORKER, make_spec(features, checkpoint), TWO, workdir=tmp_path / "jobs")
+    run_job(make_job(features, checkpoint), TWO, workdir=tmp_path / "jobs")
     assert "2 process(es)" in caplog.text and "epoch 2/2" in caplog.text
     assert state_of(checkpoint)["epoch"] == 2
     model = load_video_transformer(checkpoint)

@@ -10,14 +10,13 @@ import pytest
 
 from tests.helpers import decode_all, write_indexed_video
 from video_similarity.frames.archive import ArchiveSettings, FrameArchive, write_archive
-from video_similarity.frames.extract import Task, run_task
+from video_similarity.frames.archive_job import Task, run_task
 from video_similarity.video.decode import SampledFrame
 from video_similarity.cache import read_item
 from video_similarity.descriptors import load_descriptors
-from video_similarity.extraction import archive_videos, encoder_stamp, extract, failures
-from video_similarity.launch import LaunchConfig, launch
+from video_similarity.extraction import archive_videos, encoder_stamp, extract, failures, region_sample
+from video_similarity.launch import LaunchConfig
 
-WORKER = "video_similarity.workers.extract"
 # One thread per worker: on a small, busy CI box OpenMP threads spin against each other (X3D runs ~100x slower).
 ONE = LaunchConfig(nproc_per_node=1, backend="gloo", device="cpu", threads_per_process=1)
 TWO = LaunchConfig(nproc_per_node=2, backend="gloo", device="cpu", threads_per_process=1)
@@ -208,13 +207,8 @@ def test_frame_encoders_merge_into_descriptor_files_in_the_spec_order(corpus, fi
 def test_whitening_sample_writes_unwhitened_rmac_regions(corpus, tmp_path):
     good = {v: corpus["videos"][v] for v in LENGTHS}
     sample_dir = tmp_path / "sample"
-    spec = {
-        "encoders": {"rmac": entry("resnet50_rmac", 0, input_size=128)},
-        "videos": good,
-        "sample_regions": {"rmac": {"max_frames": 6, "output_dir": str(sample_dir)}},
-    }
-    launch(WORKER, spec, ONE, workdir=tmp_path / "jobs")
-    regions = np.load(sample_dir / "rank0.npy")
+    regions = region_sample(entry("resnet50_rmac", 0, input_size=128), good, 6, sample_dir, {"threads_per_process": 1}, tmp_path / "jobs")
+    assert np.array_equal(regions, np.load(sample_dir / "rank0.npy"))
     # 6 frames over 3 videos: 2 evenly spaced frames of each, 9 R-MAC regions of 3840 dims per frame
     n = sum(min(2, corpus["info"][v]["archive_frames"]) for v in good)
     assert n == 6
@@ -275,22 +269,22 @@ def test_a_video_that_kills_the_extraction_process_is_recorded_and_the_rest_goes
     launches = []
     stopped_once = []
 
-    def fake_launch(module, spec, config, workdir):  # what the workers do: BAD kills its process, A's rank is stopped once
-        launches.append((sorted(spec["videos"]), {name: sorted(skip) for name, skip in spec["skip"].items()}))
-        for name in spec["encoders"]:
-            folder = Path(spec["cache_dir"]) / name
-            for video in spec["videos"]:
-                if video in spec["skip"].get(name, ()):
+    def fake_run(job, launch_params, workdir):  # what the workers do: BAD kills its process, A's rank is stopped once
+        launches.append((sorted(job.videos), {name: sorted(skip) for name, skip in job.skip.items()}))
+        for name in job.encoders:
+            folder = Path(job.cache_dir) / name
+            for video in job.videos:
+                if video in job.skip.get(name, ()):
                     continue
-                if video == "A" and len(spec["videos"]) > 1 and not stopped_once:
+                if video == "A" and len(job.videos) > 1 and not stopped_once:
                     (folder / "inflight_rank1.txt").write_text("A")  # torchrun stopped this rank: A is innocent
                     stopped_once.append(True)
                 if video == "BAD":
                     (folder / "inflight_rank0.txt").write_text(video)
-                    raise LaunchError(f"job {module} failed with exit code -11 (spec ...)")
-                write_item(folder, video, input_key(spec["videos"][video]["archive"]), features=np.ones((1, 2), np.float32))
+                    raise LaunchError(f"job {job.WORKER} failed with exit code -11 (spec ...)")
+                write_item(folder, video, input_key(job.videos[video].archive), features=np.ones((1, 2), np.float32))
 
-    monkeypatch.setattr(extraction, "launch", fake_launch)
+    monkeypatch.setattr(extraction, "run_job", fake_run)
     encoders = {"pdq": entry("pdq")}
     videos = dict(sorted(corpus["videos"].items(), key=lambda kv: (kv[0] != "A", kv[0] != "BAD")))  # A, then BAD kills the job
     extraction.extract(encoders, videos, tmp_path, None, 2)
@@ -320,13 +314,13 @@ def test_no_job_is_launched_when_every_item_is_current_and_a_changed_archive_lau
 
     launches = []
 
-    def fake_launch(module, spec, config, workdir):
-        launches.append(sorted(spec["videos"]))
-        for video, info in spec["videos"].items():
+    def fake_run(job, launch_params, workdir):
+        launches.append(sorted(job.videos))
+        for video, info in job.videos.items():
             t = np.asarray([[0.0, 1.0]])
-            write_item(tmp_path / "pdq", video, input_key(info["archive"]), features=np.ones((1, 2), np.float32), timestamps=t)
+            write_item(tmp_path / "pdq", video, input_key(info.archive), features=np.ones((1, 2), np.float32), timestamps=t)
 
-    monkeypatch.setattr(extraction, "launch", fake_launch)
+    monkeypatch.setattr(extraction, "run_job", fake_run)
     videos = {v: info for v, info in corpus["videos"].items() if v != "BAD"}
     first = extraction.extract({"pdq": entry("pdq")}, videos, tmp_path, None, 2, merge_job="j")
     assert len(launches) == 1 and len(first["pdq"]) == len(videos)

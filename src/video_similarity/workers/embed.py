@@ -1,15 +1,13 @@
 """The one extraction worker: per-video features of any registered encoders, sharded by rank.
 
-Spec (written by :func:`video_similarity.extraction.extract`):
-
-* ``encoders`` {name: {builder, weights_path, seed, whitening_path, options[, input_features]}}
-* ``videos`` {video_id: {"archive": 1-fps frame archive, "video": source file}}, in merge order
-* ``cache_dir``: each encoder's items go to ``cache_dir/<name>/<video_id>.npz``
-  (``features`` float32, one unit row per frame, clip or feature row; ``timestamps``;
-  ``key``: the input it was made from), a stamped folder of the one cache rule
-* ``batch_size`` (the node merges the items into official descriptor files afterwards)
-* optional ``sample_regions`` {name: {"max_frames": n, "output_dir": dir}}: instead of
-  features, unwhitened R-MAC / iMAC regions of evenly spaced frames (to fit whitening)
+Its jobs (:mod:`video_similarity.extraction`, written by ``extract`` and
+``region_sample``): an :class:`~video_similarity.extraction.ExtractionJob` puts
+each encoder's items in ``cache_dir/<name>/<video_id>.npz`` (``features`` float32,
+one unit row per frame, clip or feature row; ``timestamps``; ``key``: the input
+it was made from), a stamped folder of the one cache rule; the node merges the
+items into official descriptor files afterwards. A
+:class:`~video_similarity.extraction.RegionSampleJob` writes unwhitened R-MAC /
+iMAC regions of evenly spaced frames instead (to fit whitening).
 
 An item whose input key matches is kept (resume); a video that fails is
 recorded in ``failed_rank<r>.json`` of its encoder's folder and skipped.
@@ -31,8 +29,10 @@ from torch.distributed.elastic.multiprocessing.errors import record
 from video_similarity.atomic import atomic_write
 from video_similarity.cache import input_key, item_is_current, read_item, write_item
 from video_similarity.distributed import barrier, finish, init_worker, shard
+from video_similarity.extraction import ExtractionJob, RegionSampleJob, VideoInput
 from video_similarity.frames.archive import FrameArchive
-from video_similarity.workers.common import prepare, read_spec
+from video_similarity.jobs import read_job
+from video_similarity.workers.common import prepare
 
 log = logging.getLogger("video_similarity.extract")
 
@@ -54,7 +54,7 @@ def _batched(model, batches, device: str) -> np.ndarray:
     return np.concatenate(out).astype(np.float32)
 
 
-def encode_video(model, entry: dict, video: dict, batch_size: int, device: str) -> tuple[np.ndarray, np.ndarray]:
+def encode_video(model, entry: dict, video_id: str, video: VideoInput, batch_size: int, device: str) -> tuple[np.ndarray, np.ndarray]:
     """(features (n, dim), timestamps (n, 2)) of one video: per 1-fps frame, per clip, or per input row."""
     from video_similarity.training.augment import to_tensor
     from video_similarity.video.clips import clips_from_frames, read_clips, to_clip_tensor
@@ -62,15 +62,15 @@ def encode_video(model, entry: dict, video: dict, batch_size: int, device: str) 
     if model.kind == "features":
         from video_similarity.models.video_transformer import encode_video as transform
 
-        base = read_item(entry["input_features"], video["id"])
+        base = read_item(entry["input_features"], video_id)
         if base is None:
             raise ValueError(f"no {Path(entry['input_features']).name} features to transform")
         return transform(model, base["features"], device), base["timestamps"]
     if model.kind == "frames":
-        frames, stamps = _frames(model, video["archive"])
+        frames, stamps = _frames(model, video.archive)
         return _batched(model, (to_tensor(frames[i : i + batch_size]) for i in range(0, len(frames), batch_size)), device), stamps
     if model.clip_source == "archive":
-        frames, stamps = _frames(model, video["archive"])
+        frames, stamps = _frames(model, video.archive)
         n, t = len(frames), int(model.clip_frames)
         clips = clips_from_frames(np.stack(frames), t)
         spans = np.asarray([[stamps[i][0], stamps[min(i + t, n) - 1][1]] for i in range(0, n, t)])
@@ -78,7 +78,7 @@ def encode_video(model, entry: dict, video: dict, batch_size: int, device: str) 
 
     def clip_batches():
         pending = []
-        for clip in read_clips(video["video"], int(model.clip_frames), int(model.frame_stride), int(model.input_size)):
+        for clip in read_clips(video.video, int(model.clip_frames), int(model.frame_stride), int(model.input_size)):
             pending.append(clip)
             if len(pending) == batch_size:
                 yield to_clip_tensor(np.stack(pending))
@@ -90,13 +90,13 @@ def encode_video(model, entry: dict, video: dict, batch_size: int, device: str) 
     return features, np.full((len(features), 2), np.nan)  # clip times at the video's own rate are not tracked
 
 
-def item_input_key(model, entry: dict, video: dict) -> str:
+def item_input_key(model, entry: dict, video_id: str, video: VideoInput) -> str:
     """The one cache rule's key of one video's item: what the encoder reads."""
     if model.kind == "features":
-        return input_key(Path(entry["input_features"]) / f"{video['id']}.npz")
+        return input_key(Path(entry["input_features"]) / f"{video_id}.npz")
     if model.kind == "clips" and model.clip_source == "video":
-        return input_key(video["archive"], video["video"])
-    return input_key(video["archive"])
+        return input_key(video.archive, video.video)
+    return input_key(video.archive)
 
 
 def sample_regions(model, archive: str, n_frames: int, device: str) -> np.ndarray:
@@ -112,38 +112,35 @@ def sample_regions(model, archive: str, n_frames: int, device: str) -> np.ndarra
     return regions.reshape(-1, regions.shape[-1])
 
 
-def run_region_sample(spec: dict, context) -> None:
+def run_region_sample(job: RegionSampleJob, context) -> None:
     from video_similarity.models.registry import build_from_entry
 
-    videos = spec["videos"]
-    mine = shard(sorted(videos), context)
-    for name, sample in spec["sample_regions"].items():
-        model = build_from_entry(spec["encoders"][name], context.device)
-        per_video = max(1, math.ceil(int(sample["max_frames"]) / max(1, len(videos))))
-        vectors = [sample_regions(model, videos[v]["archive"], per_video, context.device) for v in mine]
-        out = Path(sample["output_dir"])
-        dim = vectors[0].shape[1] if vectors else 0
-        array = np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32)
-        atomic_write(out / f"rank{context.rank}.npy", lambda handle: np.save(handle, array))
+    mine = shard(sorted(job.videos), context)
+    model = build_from_entry(job.entry, context.device)
+    per_video = max(1, math.ceil(job.max_frames / max(1, len(job.videos))))
+    vectors = [sample_regions(model, job.videos[v].archive, per_video, context.device) for v in mine]
+    dim = vectors[0].shape[1] if vectors else 0
+    array = np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32)
+    atomic_write(Path(job.output_dir) / f"rank{context.rank}.npy", lambda handle: np.save(handle, array))
 
 
 #: ``<encoder folder>/inflight_rank<r>.txt``: the video a rank is encoding, left behind when the process dies.
 INFLIGHT = "inflight_rank"
 
 
-def run_features(spec: dict, context) -> None:
+def run_features(job: ExtractionJob, context) -> None:
     from tqdm.auto import tqdm
 
     from video_similarity.models.registry import build_from_entry
 
-    cache_dir = Path(spec["cache_dir"])
-    videos = {v: {**info, "id": v} for v, info in spec["videos"].items()}
+    cache_dir = Path(job.cache_dir)
+    videos = job.videos
     mine = shard(sorted(videos), context)
-    for name, entry in spec["encoders"].items():
+    for name, entry in job.encoders.items():
         folder = cache_dir / name
         model = None
         failed, started, done = {}, time.perf_counter(), 0
-        skip = set((spec.get("skip") or {}).get(name, ()))  # videos that killed an earlier job (extraction.extract)
+        skip = set(job.skip.get(name, ()))  # videos that killed an earlier job (extraction.extract)
         note = folder / f"{INFLIGHT}{context.rank}.txt"  # names the video if this process dies on it
         for video_id in tqdm(mine, desc=name, unit="video", disable=not context.is_main, mininterval=5):
             if video_id in skip:
@@ -152,12 +149,12 @@ def run_features(spec: dict, context) -> None:
             try:
                 if model is None:
                     model = build_from_entry(entry, context.device)
-                key = item_input_key(model, entry, video)
+                key = item_input_key(model, entry, video_id, video)
                 if item_is_current(folder, video_id, key):
                     continue
                 note.write_text(video_id)  # only around the encoding: a death here is this video's doing
                 try:
-                    features, timestamps = encode_video(model, entry, video, int(spec["batch_size"]), context.device)
+                    features, timestamps = encode_video(model, entry, video_id, video, job.batch_size, context.device)
                 finally:
                     note.unlink(missing_ok=True)
             except Exception as error:  # one bad video must not stop thousands  # noqa: BLE001
@@ -179,12 +176,11 @@ def run_features(spec: dict, context) -> None:
 @record
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    spec = read_spec()
+    job = read_job()
+    if not isinstance(job, (ExtractionJob, RegionSampleJob)):
+        raise ValueError(f"the extraction worker runs extraction jobs, not {type(job).__name__}")
     context = init_worker()
-    if spec.get("sample_regions"):
-        run_region_sample(spec, context)
-    else:
-        run_features(spec, context)
+    (run_region_sample if isinstance(job, RegionSampleJob) else run_features)(job, context)
     barrier(context)
     finish(context)
 
