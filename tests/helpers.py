@@ -133,3 +133,13 @@ def write_truncated(src, dst, fraction=0.5):
     data = Path(src).read_bytes()
     Path(dst).write_bytes(data[: int(len(data) * fraction)])
     return Path(dst)
+
+
+def assert_plot(path) -> None:
+    """A PNG figure with something drawn on it: an image of figure size, not one flat colour (an empty axes is mostly white)."""
+    with Image.open(path) as image:
+        assert image.format == "PNG" and min(image.size) >= 200, (path, image.size)
+        pixels = np.asarray(image.convert("RGB")).reshape(-1, 3)
+    colours, counts = np.unique(pixels, axis=0, return_counts=True)
+    assert len(colours) > 16 and counts.max() < 0.97 * len(pixels), f"{path}: {len(colours)} colours, {counts.max() / len(pixels):.1%} one colour"
+

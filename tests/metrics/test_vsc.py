@@ -271,7 +271,7 @@ def test_noisy_copies_score_close_to_one():
     assert result["query_videos"] == 18 and result["reference_videos"] == 30
     assert result["positives"] == 12 and result["positives_retrieved"] == 12
     assert result["candidates"] == 18 * 25
-    assert result["search_seconds"] >= 0
+    assert isinstance(result["search_seconds"], float) and result["search_seconds"] > 0  # measured, not a placeholder
     gt_df = pd.DataFrame(sorted(gt), columns=["query_id", "ref_id"])
     assert evaluate(query, reference, gt_df)["uAP"] == result["uAP"]
 

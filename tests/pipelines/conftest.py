@@ -8,6 +8,8 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,6 +46,51 @@ def execute_notebook(project: Path, name: str, env: str = "test") -> list:
     return [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
 
 
+# ------------------------------------------------------------------ small inputs for node tests
+
+
+#: Three test queries of 8 s: QUERY_ARCHIVES' videos.
+QUERY_INDEX = pd.DataFrame({"video_id": ["Q1", "Q2", "Q3"], "split": "test", "role": "query", "duration": [8.0, 8.0, 8.0]})
+#: Descriptor settings of one member "m", fixed (no tuning).
+FIXED_SETTINGS = {"weights": {"m": 1.0}, "projection": None, "dedup_threshold": None, "beta": 1.2, "video_score_threshold": None,
+                  "source": "fixed", "note": ""}
+
+
+def _archive(path, video_id, frames):
+    from video_similarity.frames.archive import ArchiveSettings, write_archive
+    from video_similarity.video.decode import SampledFrame
+
+    write_archive(path, video_id, [SampledFrame(i, float(i), i + 1.0, f) for i, f in enumerate(frames)], ArchiveSettings(1.0, None, 95))
+
+
+def _moving(rng, n, h, w):
+    return [np.kron(rng.integers(0, 256, (h // 8, w // 8, 3)), np.ones((8, 8, 1))).astype(np.uint8) for _ in range(n)]
+
+
+def query_archives(tmp_path):
+    """QUERY_INDEX's frame archives: Q1 two moving scenes side by side, Q2 one moving scene, Q3 a corrupt file."""
+    from video_similarity.datasets.frame_archives import FrameArchiveStore
+
+    rng = np.random.default_rng(0)
+    store = tmp_path / "archives"
+    store.mkdir()
+    left, right = _moving(rng, 8, 160, 160), _moving(rng, 8, 160, 160)
+    _archive(store / "Q1.zip", "Q1", [np.concatenate([a, np.zeros((160, 8, 3), np.uint8), b], 1) for a, b in zip(left, right)])
+    _archive(store / "Q2.zip", "Q2", _moving(rng, 8, 160, 240))  # no structure: left whole
+    (store / "Q3.zip").write_bytes(b"not a zip")  # a corrupt archive: recorded, the rest goes on
+    return FrameArchiveStore(store)
+
+
+def unit_descriptors(ids, n_dim=4, seed=0):
+    """One random unit row per id, with [k, k+1) timestamps."""
+    from video_similarity.descriptors import Descriptors
+
+    rng = np.random.default_rng(seed)
+    feats = rng.normal(size=(len(ids), n_dim)).astype(np.float32)
+    return Descriptors(np.asarray(ids), np.stack([np.arange(len(ids)), np.arange(len(ids)) + 1], 1).astype(np.float32),
+                       feats / np.linalg.norm(feats, axis=1, keepdims=True))
+
+
 @pytest.fixture(scope="session")
 def project(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("project")
@@ -67,4 +114,17 @@ def demo_run(project) -> Path:
 def retrieval_run(project) -> Path:
     """retrieval on conf/test (the tiny FIVR-shaped demo), run once for the whole session."""
     run_pipeline(project, "retrieval")
+    return project
+
+
+@pytest.fixture(scope="session")
+def action_run(project):
+    """action_recognition on conf/test, with a few files that must be skipped, run once for the session (severe reads its folds)."""
+    root = project / "data/01_raw/actions_test/photos"
+    (root / "DriftRight").mkdir(parents=True, exist_ok=True)
+    (root / "DriftRight" / "v_DriftRight_g09_c01.mp4").write_bytes(b"\x00" * 64)  # parses, does not decode
+    (root / "DriftRight" / "holiday.mp4").write_bytes(b"")  # does not parse
+    (root / "Juggling").mkdir()
+    (root / "Juggling" / "v_Juggling_g01_c01.mp4").write_bytes(b"\x01" * 64)  # a class whose only file fails: no label gap
+    run_pipeline(project, "action_recognition")
     return project

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.helpers import assert_plot
 from tests.pipelines.conftest import execute_notebook, run_pipeline
 from video_similarity.frames.archive import FrameArchive
 from video_similarity.ingest.problems import DatasetUnusableError
@@ -64,7 +65,7 @@ def test_demo_run_produces_a_valid_scored_submission(demo_run):
     assert list(metrics["methods"]) == ["ensemble", "pdq", "untrained", "sscd"]
     for scores in metrics["methods"].values():
         assert 0 <= scores["uAP"] <= 1 and scores["positives"] >= 1
-    assert next((base / "08_reporting/test/vsc_pr_curve.png").rglob("vsc_pr_curve.png")).stat().st_size > 1000
+    assert_plot(next((base / "08_reporting/test/vsc_pr_curve.png").rglob("vsc_pr_curve.png")))
     report = (base / "08_reporting/test/vsc_report.md").read_text()
     assert "| ensemble |" in report and "| pdq |" in report and "| sscd |" in report and "uAP by edit" in report
     manifest = json.loads((base / "06_models/test/ensemble_members.json").read_text())
@@ -95,7 +96,11 @@ def test_demo_run_trains_the_video_score_and_reports_the_boosters_ablation(demo_
     scores = pd.read_csv(base / "07_model_output/test/query_video_scores.csv")
     index = pd.read_parquet(base / "02_intermediate/test/video_index.parquet")
     assert set(scores["video_id"]) == set(index.loc[(index["split"] == "test") & (index["role"] == "query"), "video_id"])
-    assert scores["score"].between(0, 1).all()
+    settings = json.loads((base / "06_models/test/descriptor_settings.json").read_text())
+    threshold = settings["video_score_threshold"]
+    assert scores["score"].nunique() > 1  # the model tells queries apart
+    # suppressed exactly where the score is below the tuned threshold (none without one)
+    assert scores["suppressed"].tolist() == (scores["score"].lt(threshold).tolist() if threshold is not None else [False] * len(scores))
     parts = json.loads((base / "05_model_input/test/query_scene_parts.json").read_text())
     assert parts["enabled"] and parts["queries"] == 5
     metrics = json.loads(next((base / "08_reporting/test/vsc_metrics.json").rglob("vsc_metrics.json")).read_text())
@@ -199,3 +204,4 @@ def test_a_stage_run_before_its_inputs_exist_is_one_line_with_the_next_step(tmp_
     assert result.stderr.strip().splitlines()[-1] == (
         "Error: video_index does not exist yet: run `kedro run --pipeline=ingest` first (with the same --env and --params)")
     assert "Traceback" not in result.stdout + result.stderr
+    assert "Warning" not in result.stdout + result.stderr  # a plain run's first screen: no deprecation notices, no noise
