@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 from sklearn.decomposition import PCA
 
 from video_similarity.datasets import ProjectionDataset
@@ -42,3 +43,16 @@ def test_a_projection_saves_as_plain_arrays_and_loads_back(tmp_path):
     assert isinstance(dataset.load(), NoProjection)
     with np.load(tmp_path / "pca.npz", allow_pickle=False) as data:
         assert data.files == ["identity"]  # the identity keeps no arrays
+
+
+def test_a_pickled_pca_of_an_earlier_version_is_refused_with_the_stage_to_rerun(tmp_path):
+    from kedro.io import DatasetError
+
+    from video_similarity.cli import user_error
+
+    (tmp_path / "pca.pkl").write_bytes(b"\x80\x04old pickle")
+    for path in (tmp_path / "pca.npz", tmp_path / "pca.pkl"):  # the catalog's new name next to an old file, or the old name
+        with pytest.raises(DatasetError) as raised:
+            ProjectionDataset(str(path)).load()
+        # the project's kedro run shows this one line (cli.user_error finds it in Kedro's wrapper)
+        assert "pca.pkl: a PCA pickled by an earlier version" in str(user_error(raised.value)) and "rerun the pca stage" in str(raised.value)

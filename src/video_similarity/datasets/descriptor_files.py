@@ -65,8 +65,13 @@ class ProjectionDataset(AbstractDataset[Any, Any]):
     def load(self):
         import numpy as np
 
+        from video_similarity.errors import UserError
         from video_similarity.vsc.projection import DescriptorPCA, NoProjection
 
+        pickled = self._filepath.with_suffix(".pkl")
+        if self._filepath.suffix == ".pkl" or (not self._filepath.exists() and pickled.is_file()):
+            raise UserError(f"{pickled}: a PCA pickled by an earlier version of this project, which is not read any more; "
+                            "rerun the pca stage (kedro run --pipeline=pca, with the same --env and --params)")
         with np.load(self._filepath, allow_pickle=False) as data:
             if bool(data["identity"]):
                 return NoProjection()
