@@ -100,8 +100,7 @@ NOT_PARAMETERS = {
     "action_recognition/nodes.py": ["confusions.get(p, 0)", "protocols.setdefault(p, [])"],  # running sums
     "evaluate/nodes.py": ["ablation[label]['recall@1'].get(edit, math.nan)"],  # an edit no query of a variant has
     "infer_query/nodes.py": ["(vid_score_model or {}).get('skipped', 'train_vid_score has not run')"],  # a manifest's reason
-    "retrieval/nodes.py": ["ingest_report.get('missing_videos', {})", "by_label.get(label, [])", "missing.get('query', [])",
-                           "missing.get('database', [])", "ground_truth.get('subset', 'all')"],  # reports and annotations
+    "retrieval/nodes.py": ["by_label.get(label, [])"],  # an annotation without that label
     "workers/embed.py": ["job.skip.get(name, ())"],  # an encoder no video crashed
     "severe/nodes.py": ["options.get('clip_frames', sampling.frames)", "options.get('input_size', sampling.size)",  # the data's geometry
                         "((action_models or {}).get('folds') or {}).get(fold, {})"],  # a fold not trained

@@ -27,3 +27,13 @@ class ProbeParams:
     @classmethod
     def from_params(cls, params: dict | None) -> "ProbeParams":
         return parse(cls, params, "severe.probe")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One downstream setting: a dataset, optionally a class subset (granularity) and a training sample size."""
+
+    name: str
+    dataset: str
+    classes: tuple[str, ...] | None = None
+    sample_size: int | None = None  # training videos, class-balanced (ceil(N / C) per class); None: all

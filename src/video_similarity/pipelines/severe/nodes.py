@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 import pandas as pd
 
 from video_similarity.action.classifier_jobs import classifier_job, job_result, run_classifier_job
 from video_similarity.action.clip_archives import USABLE
 from video_similarity.action.dataset import decode_clips, index_action_videos, prepare_root
 from video_similarity.action.metrics import chance_accuracy
-from video_similarity.action.probe import balanced_subset, linear_probe
 from video_similarity.action.sampling import ClipSampling
-from video_similarity.action.splits import group_split
+from video_similarity.action.severe import class_count, probe_top1, setting_split, video_features
 from video_similarity.datasets.directory import Directory
 from video_similarity.extraction import encoder_stamp, extract, failures
 from video_similarity.models.registry import EncoderSpec, declared_option
@@ -107,38 +105,14 @@ def extract_severe_features(videos: pd.DataFrame, action_models: dict, params: d
     return out
 
 
-def video_features(folder: str, video_ids: list[str]) -> dict[str, np.ndarray]:
-    """{video: its rows (clips, or frames for frame encoders) averaged and L2-normalised}; ids without an item are left out."""
-    from video_similarity.cache import read_item
-    from video_similarity.descriptors import l2_normalize
-
-    means, kept = [], []
-    for video_id in video_ids:
-        item = read_item(folder, video_id)
-        if item is None or not len(item["features"]):
-            continue
-        means.append(item["features"].astype(np.float64).mean(axis=0))
-        kept.append(video_id)
-    return dict(zip(kept, l2_normalize(np.stack(means)))) if means else {}
 
 
-def setting_split(videos: pd.DataFrame, setting: Setting, config: SevereParams) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(train, test) of one setting: the dataset's group-held-out split, its class subset, a balanced training subset."""
-    rows = videos[(videos["dataset"] == setting.dataset) & videos["status"].isin(USABLE)]
-    fold = group_split(rows, config.test_fraction, config.split_seed)  # on the whole dataset: the TVN's group fold
-    if setting.classes:
-        missing = sorted(set(setting.classes) - set(rows["class_name"]))
-        if missing:
-            raise ValueError(f"severe setting {setting.name!r}: class(es) {missing} not in {setting.dataset}")
-        rows = rows[rows["class_name"].isin(setting.classes)]
-    rows = rows.assign(label=rows["class_name"].map({c: i for i, c in enumerate(sorted(rows["class_name"].unique()))}))
-    train, test = rows[rows["video_id"].isin(fold.train)], rows[rows["video_id"].isin(fold.test)]
-    return balanced_subset(train, setting.sample_size, config.subset_seed), test
 
 
-def class_count(train: pd.DataFrame, test: pd.DataFrame) -> int:
-    """The setting's label space (``setting_split`` labels every class of the dataset's subset, on either side)."""
-    return int(max(train["label"].max(), test["label"].max())) + 1
+
+
+def _split(videos: pd.DataFrame, setting: Setting, config: SevereParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return setting_split(videos, setting, config.test_fraction, config.split_seed, config.subset_seed)
 
 
 def probe_results(videos: pd.DataFrame, features: dict, params: dict) -> pd.DataFrame:
@@ -147,23 +121,15 @@ def probe_results(videos: pd.DataFrame, features: dict, params: dict) -> pd.Data
     probe = config.probe
     rows, read = [], {}  # (dataset, encoder) -> {video: feature}: each item is read once, whatever the settings
     for setting in config.all_settings():
-        train, test = setting_split(videos, setting, config)
-        labels = dict(zip(train["video_id"], train["label"])) | dict(zip(test["video_id"], test["label"]))
+        train, test = _split(videos, setting, config)
         for encoder, info in features["datasets"][setting.dataset].items():
             if (setting.dataset, encoder) not in read:
                 read[setting.dataset, encoder] = video_features(info["folder"], list(videos.loc[videos["dataset"] == setting.dataset, "video_id"]))
-            encoded = read[setting.dataset, encoder]
-            train_ids = [v for v in train["video_id"] if v in encoded]
-            test_ids = [v for v in test["video_id"] if v in encoded]
-            y_train, y_test = np.array([labels[v] for v in train_ids]), np.array([labels[v] for v in test_ids])
-            top1 = float("nan")
-            if train_ids and test_ids:
-                x_train, x_test = np.stack([encoded[v] for v in train_ids]), np.stack([encoded[v] for v in test_ids])
-                top1 = float((linear_probe(x_train, y_train, x_test, probe) == y_test).mean())
-            rows.append({"encoder": encoder, "setting": setting.name, "dataset": setting.dataset, "method": "linear",
-                         "classes": class_count(train, test), "train_videos": len(train_ids), "test_videos": len(test_ids),
-                         "sample_size": setting.sample_size, "top1": top1, "chance": chance_accuracy(list(y_test))})
-            log.info("severe %s / %s: linear probe top-1 %.3f (%d train, %d test videos)", encoder, setting.name, top1, len(train_ids), len(test_ids))
+            row = probe_top1(read[setting.dataset, encoder], train, test, probe)
+            rows.append({"encoder": encoder, "setting": setting.name, "dataset": setting.dataset, "method": "linear", **row,
+                         "sample_size": setting.sample_size})
+            log.info("severe %s / %s: linear probe top-1 %.3f (%d train, %d test videos)", encoder, setting.name, row["top1"],
+                     row["train_videos"], row["test_videos"])
     return pd.DataFrame(rows, columns=RESULT_COLUMNS)
 
 
@@ -186,7 +152,7 @@ def finetune_results(videos: pd.DataFrame, action_models: dict, params: dict, pr
     for name in names:
         for setting in (settings[s] for s in wanted):
             sampling = dataset_params(action_data, config.datasets[setting.dataset]).clip_params().sampling
-            train, test = setting_split(videos, setting, config)
+            train, test = _split(videos, setting, config)
             classes = class_count(train, test)
             model = {"encoder": entries[name], "num_classes": classes, "dropout": finetune.dropout}
             options = entries[name].get("options") or {}  # the encoder's own geometry, as in its features
@@ -224,5 +190,5 @@ def pretraining_overlap(videos: pd.DataFrame, action_models: dict | None, config
         if not fold:
             continue
         trained = set(((action_models or {}).get("folds") or {}).get(fold, {}).get("train_paths") or [])
-        out[name] = sum(int(test["path"].isin(trained).sum()) for test in (setting_split(videos, s, config)[1] for s in config.all_settings()))
+        out[name] = sum(int(test["path"].isin(trained).sum()) for test in (_split(videos, s, config)[1] for s in config.all_settings()))
     return out

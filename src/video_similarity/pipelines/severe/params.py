@@ -5,20 +5,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from video_similarity.action.params import ProbeParams
+from video_similarity.action.params import ProbeParams, Setting
 from video_similarity.action.probe import SEVERE_SUBSET_SEED
 from video_similarity.params import parse
 from video_similarity.pipelines.action_recognition.params import ClassifierTraining
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One downstream setting: a dataset, optionally a class subset (granularity) and a training sample size."""
-
-    name: str
-    dataset: str
-    classes: tuple[str, ...] | None = None
-    sample_size: int | None = None  # training videos, class-balanced (ceil(N / C) per class); None: all
 
 
 @dataclass(frozen=True)
