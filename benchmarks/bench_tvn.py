@@ -17,7 +17,8 @@ import os
 
 import torch
 
-from video_similarity.models.tvn import count_parameters, measure_cpu_latency, multiply_accumulates, tvn1
+from video_similarity.models.cost import count_parameters, measure_cpu_latency, multiply_accumulates
+from video_similarity.models.tvn import tvn1
 
 PAPER_CPU_MS, PAPER_GFLOPS = 37, 13
 INPUTS = {"notes (8x200x200)": (3, 8, 200, 200), "released (2x224x224)": (3, 2, 224, 224)}

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from video_similarity.models.checkpoint import save_checkpoint
+from video_similarity.models.cost import count_parameters, multiply_accumulates
 from video_similarity.models.tvn import (
     CHECKPOINT_KIND,
     TVN1_BLOCKS,
@@ -14,8 +15,6 @@ from video_similarity.models.tvn import (
     SamePool3d,
     SqueezeExcite,
     TinyVideoNet,
-    count_parameters,
-    multiply_accumulates,
     tvn1,
 )
 from video_similarity.models.weights import WeightsFileError

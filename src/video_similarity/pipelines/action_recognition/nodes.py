@@ -78,7 +78,8 @@ def train_action_models(manifest: pd.DataFrame, store: Directory, data_params: d
 
 def model_cost(checkpoint: str, clip_frames: int, size: int, runs: int, threads: int | None) -> dict:
     """Parameters, multiply-accumulates and CPU latency of one trained TVN-1, at the run's input and the notes'."""
-    from video_similarity.models.tvn import count_parameters, load_tiny_video_net, measure_cpu_latency, multiply_accumulates
+    from video_similarity.models.cost import count_parameters, measure_cpu_latency, multiply_accumulates
+    from video_similarity.models.tvn import load_tiny_video_net
 
     net = load_tiny_video_net(checkpoint)
     shape = (3, clip_frames, size, size)
