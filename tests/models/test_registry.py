@@ -185,3 +185,14 @@ def test_file_encoders_refuse_bad_conventions_and_files(tiny_files, tmp_path):
         build_encoder("onnx", weights_path=str(tmp_path / "junk.onnx"))
     with pytest.raises(ValueError, match="needs its file"):
         build_encoder("torchscript")
+
+
+def test_a_node_learns_an_encoders_input_from_its_builder_not_its_name():
+    from video_similarity.models.registry import declared_option
+
+    assert declared_option({"builder": "tvn1", "options": {}}, "clip_source") == "archive"  # TVN-1 reads the clip archives
+    assert declared_option({"builder": "x3d_s", "options": {}}, "clip_source") == "video"
+    assert declared_option({"builder": "x3d_s", "options": {"clip_source": "archive"}}, "clip_source") == "archive"
+    assert declared_option({"builder": "resnet18", "options": {}}, "clip_source") is None  # a frame encoder has no clips
+    with pytest.raises(ValueError, match="tvn1 reads clips from the clip archives"):
+        build_encoder("tvn1", clip_source="video")
