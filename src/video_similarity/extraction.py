@@ -60,7 +60,7 @@ class RegionSampleJob:
 
 def encoder_stamp(entry: dict) -> dict:
     """The identity of an encoder's outputs: builder, options, seed and the digests of its files."""
-    stamp = {"builder": entry["builder"], "options": entry.get("options") or {}, "seed": int(entry.get("seed", 0))}
+    stamp = {"builder": entry["builder"], "options": entry.get("options") or {}, "seed": int(entry["seed"])}
     for key in ("weights_path", "whitening_path"):
         if entry.get(key):
             stamp[key.replace("_path", "_sha256")] = file_digest(entry[key])

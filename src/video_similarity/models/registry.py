@@ -132,7 +132,9 @@ class EncoderSpec:
             raise ValueError(f"encoder {name!r}: whitening applies to {WHITENABLE}, not {builder!r}")
         options = dict(entry.get("options") or {})
         _check_options(builder, options, f"encoder {name!r}")
-        return cls(name, builder, entry.get("weights"), int(entry.get("seed", 0)), entry.get("whitening"), options, entry.get("weights_path"))
+        from video_similarity.params import parse
+
+        return parse(cls, {**entry, "name": name, "builder": builder, "options": options}, f"encoder {name!r}")
 
     def resolved(self, weight_files: dict[str, str]) -> "EncoderSpec":
         """This spec with ``weights`` looked up in the catalog's ``pretrained_weights`` ({name: path})."""
@@ -201,5 +203,5 @@ def build_from_entry(entry: dict, device: str = "cpu"):
     options = dict(entry.get("options") or {})
     if "device" in (builder_options(entry["builder"]) or ()):  # e.g. onnxruntime picks its provider from the device
         options.setdefault("device", device)
-    model = build_encoder(entry["builder"], entry.get("weights_path"), int(entry.get("seed", 0)), entry.get("whitening_path"), **options)
+    model = build_encoder(entry["builder"], entry.get("weights_path"), int(entry["seed"]), entry.get("whitening_path"), **options)
     return model.to(device)

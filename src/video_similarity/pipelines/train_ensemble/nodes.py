@@ -56,7 +56,9 @@ def plan_tuning_folds(video_index: pd.DataFrame, descriptor_ground_truth: pd.Dat
 
 def _teacher_items(member, frozen: dict[str, dict], pretrained_weights: dict, archives: dict, cache: Directory, launch_params: dict):
     """The teacher's rows of every training archive (the one extraction worker; a frozen member's cache when it is one)."""
-    entry = EncoderSpec.from_params("teacher", member.teacher or {"builder": "sscd"}).resolved(pretrained_weights).job_entry()
+    if not member.teacher:
+        raise ValueError(f"train_ensemble model {member.name!r}: teacher_weight {member.teacher_weight} needs a teacher (a registry entry)")
+    entry = EncoderSpec.from_params("teacher", member.teacher).resolved(pretrained_weights).job_entry()
     name = next((n for n, e in frozen.items() if e == entry), f"teacher-{entry['builder']}")
     return entry, encoder_items(name, entry, archives, cache.path, launch_params)
 

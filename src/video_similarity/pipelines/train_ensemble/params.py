@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 from video_similarity.params import parse
 
@@ -46,7 +46,7 @@ class TrainEnsembleParams:
     lr: float = 1e-4  # gentle: higher rates wash out what the random init already separates
     seed: int = 0
     weights: str | None = None
-    teacher: dict | None = None  # {builder: sscd}: SSCD, whose embedding of the clean frame a student is pulled towards
+    teacher: dict | None = field(default_factory=lambda: {"builder": "sscd"})  # whose embedding of the clean frame a student is pulled towards
     teacher_weight: float = 0.0
     models: tuple = ()
 
