@@ -8,7 +8,7 @@ os.environ.setdefault("KEDRO_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 # One OpenMP thread per process unless the caller says otherwise (OMP_NUM_THREADS=2 make test): the tests' tensors are
 # tiny and torchrun jobs run beside pytest, so more threads only spin against each other on a small machine
-# (the suite took 590 s with one thread while another job used both cores, 704 s with two and the cores to itself).
+# (on a 2-core machine the suite took 454 s with one thread, 526 s with two).
 # Set before torch is imported; launched workers inherit it.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
