@@ -46,18 +46,24 @@ def from_json(spec: dict[str, Any]):
     return parse(cls, fields, cls.__name__)
 
 
-def checked(job):
-    """``job`` as the worker will read it: the same class and values after a trip through JSON, or ValueError."""
+def _checked(job) -> tuple[dict[str, Any], Any]:
+    """``job``'s spec file content and the job the worker will read from it (TypeError / ValueError when it cannot)."""
     if not dataclasses.is_dataclass(job) or not hasattr(job, "WORKER"):
         raise TypeError(f"{type(job).__name__} is not a job (a dataclass with a WORKER module)")
-    return from_json(to_json(job))
+    spec = to_json(job)
+    return spec, from_json(spec)
+
+
+def checked(job):
+    """``job`` as the worker will read it: the same class and values after a trip through JSON, or ValueError."""
+    return _checked(job)[1]
 
 
 def run_job(job, launch_params: dict | LaunchConfig | None, workdir: str | Path) -> None:
     """Check ``job``, write it to ``workdir`` and run its worker under torchrun (:func:`video_similarity.launch.launch`)."""
-    checked(job)
+    spec, _ = _checked(job)  # the spec that was checked is the one written: serialised once
     config = launch_params if isinstance(launch_params, LaunchConfig) else LaunchConfig.from_params(launch_params)
-    launch(job.WORKER, to_json(job), config, workdir=workdir)
+    launch(job.WORKER, spec, config, workdir=workdir)
 
 
 def read_job():

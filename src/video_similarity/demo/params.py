@@ -9,6 +9,12 @@ from dataclasses import asdict, dataclass, field
 from video_similarity.params import parse
 
 
+def _fingerprint(config, rendering_format: int) -> str:
+    """What a written demo is made from: its config and the renderer's format (a change to either renders it again)."""
+    blob = json.dumps({"format": rendering_format, **asdict(config)}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
 @dataclass(frozen=True)
 class SplitSize:
     references: int
@@ -60,8 +66,7 @@ class DemoCorpusConfig:
     def fingerprint(self) -> str:
         from video_similarity.demo.corpus import CORPUS_FORMAT
 
-        blob = json.dumps({"format": CORPUS_FORMAT, **asdict(self)}, sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return _fingerprint(self, CORPUS_FORMAT)
 
 
 @dataclass(frozen=True)
@@ -99,8 +104,7 @@ class FivrDemoConfig:
     def fingerprint(self) -> str:
         from video_similarity.demo.fivr import FORMAT
 
-        blob = json.dumps({"format": FORMAT, **asdict(self)}, sort_keys=True, default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return _fingerprint(self, FORMAT)
 
 
 def _motion_names() -> tuple[str, ...]:
@@ -111,9 +115,9 @@ def _motion_names() -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class ActionDemoParams:
-    """``ingest.action_demo``: how many classes, groups and clips, and how they are rendered."""
+    """``action_data.demo``: how many classes, groups and clips, and how they are rendered."""
 
-    classes: tuple[str, ...] = field(default_factory=lambda: _motion_names())  # every motion class
+    classes: tuple[str, ...] = field(default_factory=_motion_names)  # every motion class
     groups: int = 20
     clips_per_group: int = 2
     frames: int = 90  # per clip; the notes' sampling reads 8 of the first 80

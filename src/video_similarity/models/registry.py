@@ -81,17 +81,22 @@ def _function(builder: str):
     return partial(target, bound[0]) if bound else target
 
 
-def builder_options(builder: str) -> list[str] | None:
-    """The options an entry of ``builder`` may set (its function's keywords besides the weights);
-    None when the function takes any keywords and checks them itself (3D-CSL's overrides)."""
+def _parameters(builder: str) -> list[inspect.Parameter]:
+    """The builder function's parameters, without the one the registry binds (the SSCD variant)."""
     function = _function(builder)
     target = function.func if isinstance(function, partial) else function
     parameters = list(inspect.signature(target).parameters.values())
+    return parameters[len(function.args):] if isinstance(function, partial) else parameters
+
+
+def builder_options(builder: str) -> list[str] | None:
+    """The options an entry of ``builder`` may set (its function's keywords besides the weights);
+    None when the function takes any keywords and checks them itself (3D-CSL's overrides)."""
+    parameters = _parameters(builder)
     if any(p.kind == p.VAR_KEYWORD for p in parameters):
         return None
     names = [p.name for p in parameters if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    bound = 1 if isinstance(function, partial) else 0
-    return [n for n in names[bound:] if n not in ("weights_path", "whitening")]
+    return [n for n in names if n not in ("weights_path", "whitening")]
 
 
 def _check_options(builder: str, options: dict, owner: str) -> None:
@@ -182,9 +187,7 @@ def declared_option(entry: dict, name: str) -> Any:
     options = entry.get("options") or {}
     if name in options:
         return options[name]
-    function = _function(entry["builder"])
-    target = function.func if isinstance(function, partial) else function
-    parameter = inspect.signature(target).parameters.get(name)
+    parameter = next((p for p in _parameters(entry["builder"]) if p.name == name), None)
     return None if parameter is None or parameter.default is inspect.Parameter.empty else parameter.default
 
 

@@ -21,11 +21,11 @@ from video_similarity.jobs import read_job
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     job = read_job()
-    task = sys.modules[type(job).__module__]
-    if not type(job).__module__.startswith("video_similarity.training.tasks."):
+    module = type(job).__module__
+    if not module.startswith("video_similarity.training.tasks."):
         raise ValueError(f"the training entry runs training tasks' jobs, not {type(job).__name__}")
     context = init_worker()
-    task.run(job, context)
+    sys.modules[module].run(job, context)  # the job's own task module (read_job imported it)
     finish(context)
 
 
