@@ -16,11 +16,11 @@ JUPYTER_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 .PHONY: help install demo test viz viz-build bench soak notebook clean-demo
 
 help:
-	@echo "make demo   - create .venv, install, run kedro run --pipeline=vsc_descriptor on the demo corpus"
+	@echo "make demo   - create .venv, install, run kedro run --pipeline=vsc_descriptor then --pipeline=vsc_matching on the demo corpus"
 	@echo "make test   - create .venv if missing, run the test suite"
 	@echo "make viz    - open kedro-viz on the project's pipelines"
 	@echo "make notebook - install Jupyter Lab into .venv and open the notebooks with the catalog loaded"
-	@echo "make bench  - preprocess and extraction throughput next to plain PyAV decoding; evaluator time; Chamfer throughput at FIVR-5K scale; TVN-1 CPU latency per clip"
+	@echo "make bench  - preprocess and extraction throughput next to plain PyAV decoding; evaluator time; Chamfer throughput at FIVR-5K scale; TVN-1 CPU latency per clip; localisation time per candidate pair (TN, the alignment network)"
 	@echo "make soak   - preprocess over good and broken videos, stopped at random points by SIGINT / SIGTERM / SIGKILL and resumed (docs/reliability.md)"
 
 install: $(STAMP)
@@ -38,6 +38,7 @@ $(STAMP): pyproject.toml requirements/sscd.txt
 
 demo: install
 	$(BIN)/kedro run --pipeline=vsc_descriptor
+	$(BIN)/kedro run --pipeline=vsc_matching
 
 test: install
 	$(BIN)/python -m pytest
@@ -60,6 +61,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_extraction.py
 	$(BIN)/python benchmarks/bench_chamfer.py
 	$(BIN)/python benchmarks/bench_tvn.py
+	$(BIN)/python benchmarks/bench_localization.py
 
 clean-demo:
 	rm -rf data/01_raw/demo data/01_raw/demo_fivr data/0[2-8]_*/demo

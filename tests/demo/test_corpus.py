@@ -56,7 +56,10 @@ def test_default_corpus_mix():
         assert (~split_edits["has_copy"]).sum() == round(size.queries * config.no_copy_fraction)
         assert split_edits["embedded"].any()
     used = {e for row in edits["edits"] for e in row.split(";") if e}
-    assert used == set(ALL_EDITS), f"default corpus lacks {set(ALL_EDITS) - used}"
+    assert used == set(ALL_EDITS) | {"two_copies", "long_filler"}, f"default corpus lacks {set(ALL_EDITS) - used}"
+    gt = ground_truth(plan)
+    two = set(edits.loc[edits["edits"].str.contains("two_copies"), "query_id"])
+    assert two and (gt[gt["query_id"].isin(two)].groupby("query_id").size() == 2).all()  # the matching track's two segments
     assert {r.video_id[:2] for r in plan.references} == {"R1", "R2"}
 
 
@@ -88,13 +91,13 @@ def test_ground_truth_spans_are_consistent():
     queries = {q.video_id: q for q in plan.queries}
     refs = {r.video_id: r for r in plan.references}
     gt = ground_truth(plan)
-    assert len(gt) == sum(q.copy is not None for q in plan.queries)
+    assert len(gt) == sum(len(q.copies) for q in plan.queries)
     for row in gt.itertuples():
         q, r = queries[row.query_id], refs[row.ref_id]
         assert q.split == r.split == row.split
         assert 0 <= row.query_start < row.query_end <= q.duration + 1e-3
         assert 0 <= row.ref_start < row.ref_end <= r.duration + 1e-3
-        speed = q.copy.speed
+        speed = q.copies[0].speed  # a query's copies share one speed
         assert row.ref_end - row.ref_start == pytest.approx((row.query_end - row.query_start) * speed, abs=2e-3)
 
 
@@ -167,6 +170,7 @@ def test_ground_truth_times_line_up_before_edits(built):
     config, root = built
     plan = plan_corpus(config)
     queries = {q.video_id: q for q in plan.queries}
+    refs = {r.video_id: r for r in plan.references}
     matched, shifted = [], []
     for row in pd.read_csv(root / "train_matching_ground_truth.csv").itertuples():
         q = queries[row.query_id]
@@ -175,7 +179,7 @@ def test_ground_truth_times_line_up_before_edits(built):
         for k, tq, tr in _sample_times(row, q.fps):
             query_frame = thumbnail(unedited[k])
             matched.append(min(np.abs(query_frame - thumbnail(r)).mean() for r in _ref_frame(ref_frames, tr)))
-            shifted.append(np.abs(query_frame - thumbnail(frame_at(ref_frames, (tr + 1.2) % q.copy.reference.duration))).mean())
+            shifted.append(np.abs(query_frame - thumbnail(frame_at(ref_frames, (tr + 1.2) % refs[row.ref_id].duration))).mean())
     assert matched and max(matched) < 6.0, matched  # only compression noise
     assert np.mean(shifted) > 2 * np.mean(matched)
 

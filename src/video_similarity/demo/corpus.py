@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import dataclasses
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from video_similarity.video.encode import write_video
 log = logging.getLogger(__name__)
 
 #: Bump when rendering changes, so that an existing corpus is rebuilt.
-CORPUS_FORMAT = 3
+CORPUS_FORMAT = 4
 MANIFEST = "demo_corpus.json"
 
 
@@ -100,8 +101,9 @@ class QuerySpec:
         return self.n_frames / self.fps
 
     @property
-    def copy(self) -> Piece | None:
-        return next((p for p in self.pieces if p.reference is not None), None)
+    def copies(self) -> tuple[Piece, ...]:
+        """The copied reference segments, in timeline order (none, one, or two for the matching track)."""
+        return tuple(p for p in self.pieces if p.reference is not None)
 
     def frame_edits(self) -> list:
         """Instantiate the frame edits (deterministic: each carries its own seed)."""
@@ -195,11 +197,27 @@ def _plan_split(config: DemoCorpusConfig, split: str, split_no: int, photos: lis
     rng.shuffle(has_copy)
     queries = []
     for j in range(size.queries):
-        queries.append(_plan_query(config, split, f"Q{split_no}{j + 1:05d}", bool(has_copy[j]) and bool(references), references, filler_photos, rng))
+        # the matching track's additions draw from a stream of their own, so the rest of a query is what it was before them
+        extra = np.random.default_rng([config.seed, split_no, j])
+        queries.append(_plan_query(config, split, f"Q{split_no}{j + 1:05d}", bool(has_copy[j]) and bool(references), references, filler_photos,
+                                   rng, extra))
     return references, queries
 
 
-def _plan_query(config, split, video_id, copy, references, filler_photos, rng) -> QuerySpec:
+def _second_copy(config, rng: np.random.Generator, t: float, first: Piece, references, filler_photos, pieces: list[Piece]) -> float:
+    """A gap of unrelated footage, then a second copied segment (of the same reference or another), at the first one's speed."""
+    gap = round(float(rng.uniform(*config.filler_duration)), 3)
+    pieces.append(Piece(t, t + gap, scene=_filler_scene(config, rng, filler_photos, gap)))
+    t += gap
+    ref = first.reference if rng.random() < 0.5 or len(references) < 2 else references[int(rng.integers(len(references)))]
+    length = max(min(float(rng.uniform(*config.copy_duration)), ref.duration - 0.5), min(1.0, ref.duration))
+    ref_start = round(float(rng.uniform(0, max(0.0, ref.duration - length))), 3)
+    span = round(length / first.speed, 3)
+    pieces.append(Piece(t, t + span, reference=ref, ref_start=ref_start, speed=first.speed))
+    return t + span
+
+
+def _plan_query(config, split, video_id, copy, references, filler_photos, rng, extra) -> QuerySpec:
     u = rng.uniform
     kind = rng.random()
     if kind < config.unedited_fraction:
@@ -240,7 +258,16 @@ def _plan_query(config, split, video_id, copy, references, filler_photos, rng) -
         span = round(length / speed, 3)
         pieces.append(Piece(t, t + span, reference=ref, ref_start=ref_start, speed=speed))
         t += span
+        if extra.random() < config.two_copy_fraction:
+            t = _second_copy(config, extra, t, pieces[-1], references, filler_photos, pieces)
+            temporal.append("two_copies")
         if embedded:
+            if extra.random() < config.long_filler_fraction:  # the copy inside longer unrelated footage
+                lead = round(float(extra.uniform(*config.long_filler_duration)), 3)
+                pieces.insert(0, Piece(0.0, lead, scene=_filler_scene(config, extra, filler_photos, lead)))
+                pieces[1:] = [dataclasses.replace(p, start=p.start + lead, end=p.end + lead) for p in pieces[1:]]
+                t += lead
+                temporal.append("long_filler")
             tail = round(float(u(*config.filler_duration)), 3)
             pieces.append(Piece(t, t + tail, scene=_filler_scene(config, rng, filler_photos, tail)))
             t += tail
@@ -286,19 +313,19 @@ def ground_truth(plan: CorpusPlan) -> pd.DataFrame:
     """Matching ground truth: one row per copied segment, times in seconds."""
     rows = []
     for q in plan.queries:
-        piece = q.copy
-        if piece is None:
-            continue
-        q_end = min(piece.end, q.duration)
-        rows.append({
-            "split": q.split,
-            "query_id": q.video_id,
-            "ref_id": piece.reference.video_id,
-            "query_start": round(piece.start, 3),
-            "query_end": round(q_end, 3),
-            "ref_start": round(piece.ref_start, 3),
-            "ref_end": round(piece.ref_start + (q_end - piece.start) * piece.speed, 3),
-        })
+        for piece in q.copies:
+            q_end = min(piece.end, q.duration)
+            if q_end <= piece.start:
+                continue
+            rows.append({
+                "split": q.split,
+                "query_id": q.video_id,
+                "ref_id": piece.reference.video_id,
+                "query_start": round(piece.start, 3),
+                "query_end": round(q_end, 3),
+                "ref_start": round(piece.ref_start, 3),
+                "ref_end": round(piece.ref_start + (q_end - piece.start) * piece.speed, 3),
+            })
     return pd.DataFrame(rows, columns=["split", "query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end"])
 
 
@@ -308,7 +335,7 @@ def query_edits(plan: CorpusPlan) -> pd.DataFrame:
         {
             "split": q.split,
             "query_id": q.video_id,
-            "has_copy": q.copy is not None,
+            "has_copy": bool(q.copies),
             "embedded": q.embedded,
             "edits": ";".join([e.name for e in q.edits] + list(q.temporal_edits)),
         }

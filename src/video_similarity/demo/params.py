@@ -35,6 +35,10 @@ class DemoCorpusConfig:
     no_copy_query_duration: tuple[float, float] = (4.0, 12.0)
     no_copy_fraction: float = 0.4
     embedded_fraction: float = 0.5
+    # the matching track: copy queries with a second copied segment; embedded copies inside longer unrelated footage
+    two_copy_fraction: float = 0.25
+    long_filler_fraction: float = 0.3
+    long_filler_duration: tuple[float, float] = (6.0, 15.0)
     photo_fraction: float = 0.5
     unedited_fraction: float = 0.15
     mild_fraction: float = 0.25

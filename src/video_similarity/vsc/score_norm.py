@@ -71,7 +71,7 @@ def score_normalize(
     )
 
 
-def _prepared(name: str, features: np.ndarray, noise_features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def prepare_for_noise(name: str, features: np.ndarray, noise_features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``features`` and the noise bank without the noise bank's lowest-variance dimension, both L2-normalised."""
     x = _as_matrix(name, features)
     n = _as_matrix("noise_features", noise_features)
@@ -88,7 +88,7 @@ def _prepared(name: str, features: np.ndarray, noise_features: np.ndarray) -> tu
 
 def normalize_references(reference_features: np.ndarray, noise_features: np.ndarray) -> np.ndarray:
     """The reference side of :func:`score_normalize`: ``[r, 1]`` (it needs only the noise bank)."""
-    r, _ = _prepared("reference_features", reference_features, noise_features)
+    r, _ = prepare_for_noise("reference_features", reference_features, noise_features)
     return np.ascontiguousarray(np.hstack([r, np.ones((len(r), 1), dtype=np.float32)]))
 
 
@@ -96,7 +96,7 @@ def normalize_queries(
     query_features: np.ndarray, noise_features: np.ndarray, beta: float = 1.2, low_score_queries: np.ndarray | None = None
 ) -> np.ndarray:
     """The query side of :func:`score_normalize`: ``[q, -beta * max_j q . n_j]``."""
-    q, n = _prepared("query_features", query_features, noise_features)
+    q, n = prepare_for_noise("query_features", query_features, noise_features)
     if len(q):
         index = faiss.IndexFlatIP(n.shape[1])
         index.add(n)

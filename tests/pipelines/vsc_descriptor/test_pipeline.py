@@ -23,7 +23,8 @@ def test_registry_lists_only_working_pipelines():
 
     pipelines = register_pipelines()
     stages = ["ingest", "preprocess", "train_ensemble", "train_vid_score", "tune", "pca", "infer_ref", "infer_query", "baselines", "evaluate"]
-    assert set(pipelines) == set(stages) | {"vsc_descriptor", "__default__", "retrieval", "fivr_retrieval", "action_recognition", "severe"}
+    assert set(pipelines) == set(stages) | {"vsc_descriptor", "__default__", "vsc_matching", "retrieval", "fivr_retrieval",
+                                                  "action_recognition", "severe"}
     assert pipelines["fivr_retrieval"] is pipelines["retrieval"]  # the earlier name still runs it
     assert pipelines["__default__"] is pipelines["vsc_descriptor"]
     assert {n.name for n in pipelines["vsc_descriptor"].nodes} == {n.name for s in stages for n in pipelines[s].nodes}
@@ -119,7 +120,7 @@ def test_demo_figures_are_pinned_and_the_ensemble_beats_the_untrained_backbone(d
     metrics = json.loads(next((demo_run / DATA / "08_reporting/test/vsc_metrics.json").rglob("vsc_metrics.json")).read_text())
     uap = {method: scores["uAP"] for method, scores in metrics["methods"].items()}
     print(uap)
-    assert uap["pdq"] == pytest.approx(0.916667, abs=1e-6)
+    assert uap["pdq"] == pytest.approx(0.966667, abs=1e-6)  # the corpus of CORPUS_FORMAT 4 (two copies, long filler)
     assert uap["ensemble"] > uap["untrained"]
 
 

@@ -1,0 +1,1 @@
+"""Localisers: a candidate pair's similarity matrix -> copied segments (boxes with scores)."""

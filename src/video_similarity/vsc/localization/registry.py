@@ -1,0 +1,109 @@
+"""The localisers by name, and the one loop that runs a localiser over candidate pairs.
+
+A localiser maps one candidate pair's similarity matrix (query seconds x
+reference seconds: inner products of the score-normalised descriptors, so the
+query's bias is in it) to boxes ``[query_min, ref_min, query_max, ref_max]``
+(inclusive rows) and one score per box. A new method is an entry in
+``LOCALIZERS``; the pipeline, the report and the command line read the names.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from video_similarity.descriptors import Descriptors
+from video_similarity.vsc.localization.params import TnParams
+from video_similarity.vsc.localization.tn import temporal_network
+from video_similarity.vsc.matches import MATCH_COLUMNS
+
+log = logging.getLogger(__name__)
+
+Localizer = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+class TnLocalizer:
+    """TN on sims + similarity_bias; a box scores the best similarity inside it, the official baseline's way.
+
+    The baseline's score reads ``sims[q0:q1, r0:r1]`` (the box's last row and
+    column left out: its slice is end-exclusive); kept, since the figures it
+    published were made so.
+    """
+
+    def __init__(self, params: TnParams):
+        self.params = params
+
+    def __call__(self, sims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = self.params
+        biased = np.asarray(sims, dtype=np.float32) + np.float32(p.similarity_bias)
+        boxes = temporal_network(biased, max_step=p.max_step, top_k=p.top_k, max_path=p.max_path, min_sim=p.min_sim,
+                                 min_length=p.min_length, max_iou=p.max_iou)
+        scores = np.array([float(biased[q0:q1, r0:r1].max()) - p.similarity_bias for q0, r0, q1, r1 in boxes])
+        return boxes, scores
+
+
+def _tn(params, model_file: str | None) -> Localizer:
+    return TnLocalizer(params.tn)
+
+
+def _network(params, model_file: str | None) -> Localizer:
+    from video_similarity.vsc.localization.network import NetworkLocalizer
+
+    if not model_file:
+        raise ValueError("the 'network' localiser needs the trained alignment network (run the vsc_matching pipeline's training node)")
+    return NetworkLocalizer(model_file, params.network)
+
+
+#: name -> builder(params with ``tn`` and ``network`` sections, the network's TorchScript file or None)
+LOCALIZERS: dict[str, Callable[..., Localizer]] = {"tn": _tn, "network": _network}
+
+
+def build_localizer(name: str, params, model_file: str | None = None) -> Localizer:
+    if name not in LOCALIZERS:
+        raise ValueError(f"unknown localiser {name!r}; known: {sorted(LOCALIZERS)}")
+    return LOCALIZERS[name](params, model_file)
+
+
+def _spans(timestamps: np.ndarray) -> np.ndarray:
+    """(N, 2) start / end seconds of each row (1-D timestamps: a row lasts until the next one, the last one as long as its predecessor)."""
+    ts = np.asarray(timestamps, dtype=np.float64)
+    if ts.ndim == 2:
+        return ts[:, :2]
+    step = np.diff(ts) if len(ts) > 1 else np.ones(1)
+    return np.stack([ts, ts + np.r_[step, step[-1:]]], axis=1)
+
+
+class PairMatrices:
+    """Similarity matrices of (query, reference) pairs, rows grouped by video once."""
+
+    def __init__(self, queries: Descriptors, references: Descriptors):
+        self.queries, self.references = queries, references
+        self.q_rows = {v: (a, b) for v, a, b in queries.video_groups()}
+        self.r_rows = {v: (a, b) for v, a, b in references.video_groups()}
+        self.q_spans, self.r_spans = _spans(queries.timestamps), _spans(references.timestamps)
+
+    def __call__(self, query_id: str, ref_id: str) -> np.ndarray:
+        (qa, qb), (ra, rb) = self.q_rows[query_id], self.r_rows[ref_id]
+        return self.queries.features[qa:qb].astype(np.float32) @ self.references.features[ra:rb].astype(np.float32).T
+
+    def seconds(self, query_id: str, ref_id: str, box) -> tuple[float, float, float, float]:
+        """(query_start, query_end, ref_start, ref_end) of an inclusive row box."""
+        q0, r0, q1, r1 = (int(x) for x in box)
+        qa, ra = self.q_rows[query_id][0], self.r_rows[ref_id][0]
+        return (float(self.q_spans[qa + q0, 0]), float(self.q_spans[qa + q1, 1]), float(self.r_spans[ra + r0, 0]), float(self.r_spans[ra + r1, 1]))
+
+
+def localize_pairs(localizer: Localizer, candidates: pd.DataFrame, matrices: PairMatrices, desc: str = "localising") -> pd.DataFrame:
+    """Every candidate pair's boxes as match rows (MATCH_COLUMNS), best pair first as the candidates come."""
+    rows = []
+    for query_id, ref_id in tqdm(list(zip(candidates["query_id"], candidates["ref_id"])), desc=desc, unit="pair", mininterval=2.0):
+        if query_id not in matrices.q_rows or ref_id not in matrices.r_rows:
+            continue
+        boxes, scores = localizer(matrices(query_id, ref_id))
+        for box, score in zip(boxes, scores):
+            rows.append((query_id, ref_id, *matrices.seconds(query_id, ref_id, box), float(score)))
+    return pd.DataFrame(rows, columns=MATCH_COLUMNS)
