@@ -252,3 +252,12 @@ def test_videos_are_encoded_at_their_bit_rate(tmp_path):
     for path in (tmp_path / "train" / "reference").glob("*.mp4"):
         rate = path.stat().st_size * 8 / 6.0
         assert 0.5 * 19200 < rate < 2.5 * 19200, (path.name, rate)  # 0.1 bpp x 160 x 120 x 10 fps, within the rate control's slack
+
+
+def test_a_second_copy_of_a_reference_of_another_size_is_drawn_at_the_querys_size():
+    plan = plan_corpus(tiny(two_copy_fraction=1.0, no_copy_fraction=0.0, seed=3,
+                            splits={"train": {"references": 4, "queries": 6}}))
+    mixed = [q for q in plan.queries if len({p.reference.size for p in q.copies}) > 1]
+    assert mixed  # the case that broke rendering: two references of different frame sizes in one query
+    for q in mixed:
+        assert {f.shape[:2] for f in q.frames(with_edits=False)} == {(q.size[1], q.size[0])}

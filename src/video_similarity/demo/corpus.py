@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from video_similarity.demo.params import DemoCorpusConfig
 from video_similarity.demo.scenes import (
@@ -129,6 +130,8 @@ class QuerySpec:
                 ref = piece.reference
                 content_t = piece.ref_start + (t - piece.start) * piece.speed
                 image = ref.frame(math.floor(content_t * ref.fps + 1e-6))
+                if ref.size != self.size:  # a second copy of another reference, scaled to this query's frame
+                    image = np.asarray(Image.fromarray(image).resize(self.size, Image.BILINEAR))
             else:
                 image = piece.scene.render(t - piece.start, self.size)
             yield apply_edits(image, edits, index)
