@@ -16,7 +16,7 @@ def test_a_diagonal_line_becomes_one_box_with_its_best_probability():
     for i in range(2, 7):
         prob[i, i + 3] = 0.5 + 0.1 * (i - 2)
     boxes, scores = decode_heatmap(prob, threshold=0.3, max_slope=3.0)
-    assert boxes.tolist() == [[2, 5, 6, 9]]
+    assert np.allclose(boxes, [[2, 5, 7, 10]])  # half-open rows: query seconds 2..7, reference 5..10
     assert scores.tolist() == pytest.approx([0.9])
 
 
@@ -28,7 +28,8 @@ def test_two_segments_are_two_boxes_best_first_and_a_static_column_is_dropped():
         prob[12 + i, 15 + 2 * i] = 0.95
     prob[5:15, 9] = 0.9  # ten query seconds on one reference second: a still frame, not a played segment
     boxes, scores = decode_heatmap(prob, threshold=0.3, max_slope=3.0)
-    assert boxes.tolist() == [[12, 14, 14, 19], [1, 1, 3, 3]]
+    # the slope-2 segment's reference span is its line's (from the cells' centres), not the cells' ragged extent
+    assert np.allclose(boxes, [[12, 14, 15, 20], [1, 1, 4, 4]])
     assert scores.tolist() == pytest.approx([0.95, 0.6])
 
 
@@ -63,13 +64,25 @@ def test_a_trained_network_finds_a_three_second_copy_that_tn_misses(tmp_path):
         optimizer.step()
     model.eval()
     export_torchscript(model, tmp_path / "alignment.pt")
-    network = NetworkLocalizer(str(tmp_path / "alignment.pt"), NetworkParams(width=8, dilations=(1, 2, 1)))
+    network = NetworkLocalizer(str(tmp_path / "alignment.pt"), NetworkParams(width=8, dilations=(1, 2, 1), score="probability"))
     sims, _, (q0, r0) = _planted(np.random.default_rng(123), 20, 24, 3)
 
     tn_boxes, _ = TnLocalizer(TnParams())(sims)
     boxes, scores = network(sims)
     # TN needs a box's shorter side > min_length (4) steps: it returns nothing, or a box stretched over unrelated seconds
-    assert all(q1 - q0 > 4 and r1 - r0 > 4 for q0, r0, q1, r1 in tn_boxes.tolist())
+    assert all(q1 - q0 > 5 and r1 - r0 > 5 for q0, r0, q1, r1 in tn_boxes.tolist())
     assert len(boxes) == 1
-    assert boxes[0].tolist() == [q0, r0, q0 + 2, r0 + 2]
+    assert boxes[0].tolist() == pytest.approx([q0, r0, q0 + 3, r0 + 3], abs=0.05)
     assert scores[0] > 0.5
+
+
+def test_a_line_fit_gives_sub_second_reference_edges_and_similarity_scores():
+    prob = np.zeros((8, 8))
+    sims = np.full((8, 8), -0.5)
+    for i in range(4):  # half speed: two query seconds per reference second
+        prob[2 + i, 3 + i // 2] = 0.9
+        sims[2 + i, 3 + i // 2] = 0.2 + 0.1 * i
+    boxes, scores = decode_heatmap(prob, threshold=0.3, max_slope=3.0, sims=sims)
+    q0, r0, q1, r1 = boxes[0]
+    assert (q0, q1) == (2, 6) and 3 <= r0 < r1 <= 5 and r1 - r0 == pytest.approx(0.8 * (q1 - q0) / 2, rel=0.3)
+    assert scores.tolist() == pytest.approx([0.5])  # the best similarity among the segment's cells

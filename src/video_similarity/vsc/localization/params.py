@@ -34,10 +34,13 @@ class NetworkParams:
     dilations: tuple[int, ...] = (1, 2, 4, 8, 1)  # one 3 x 3 convolution per entry: a receptive field of 33 cells
     threshold: float = 0.3  # a cell is copied when its probability is above this; connected cells form one segment
     max_slope: float = 3.0  # a segment whose line fit (reference seconds per query second) is steeper, or flatter than 1 / this, is dropped
+    score: str = "similarity"  # a segment's score: its best cell's similarity, or its best probability ("probability")
 
     def __post_init__(self) -> None:
         if not 0 < self.threshold < 1 or self.max_slope < 1:
             raise ValueError(f"threshold must lie in (0, 1) and max_slope be >= 1; got {self.threshold}, {self.max_slope}")
+        if self.score not in ("probability", "similarity"):
+            raise ValueError(f"score must be 'probability' or 'similarity', got {self.score!r}")
 
 
 @dataclass(frozen=True)

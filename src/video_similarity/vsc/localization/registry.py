@@ -2,8 +2,9 @@
 
 A localiser maps one candidate pair's similarity matrix (query seconds x
 reference seconds: inner products of the score-normalised descriptors, so the
-query's bias is in it) to boxes ``[query_min, ref_min, query_max, ref_max]``
-(inclusive rows) and one score per box. A new method is an entry in
+query's bias is in it) to boxes ``[query_start, ref_start, query_end, ref_end]``
+in rows (half-open: row k spans [k, k + 1); a fractional edge lies inside a
+row) and one score per box. A new method is an entry in
 ``LOCALIZERS``; the pipeline, the report and the command line read the names.
 """
 
@@ -43,7 +44,12 @@ class TnLocalizer:
         boxes = temporal_network(biased, max_step=p.max_step, top_k=p.top_k, max_path=p.max_path, min_sim=p.min_sim,
                                  min_length=p.min_length, max_iou=p.max_iou)
         scores = np.array([float(biased[q0:q1, r0:r1].max()) - p.similarity_bias for q0, r0, q1, r1 in boxes])
-        return boxes, scores
+        return inclusive_to_half_open(boxes), scores
+
+
+def inclusive_to_half_open(boxes: np.ndarray) -> np.ndarray:
+    """``[q0, r0, q1, r1]`` inclusive rows -> ``[q0, r0, q1 + 1, r1 + 1]`` (the official baseline: the first row's start, the last row's end)."""
+    return np.asarray(boxes, dtype=np.float64).reshape(-1, 4) + np.array([0.0, 0.0, 1.0, 1.0])
 
 
 def _tn(params, model_file: str | None) -> Localizer:
@@ -91,10 +97,18 @@ class PairMatrices:
         return self.queries.features[qa:qb].astype(np.float32) @ self.references.features[ra:rb].astype(np.float32).T
 
     def seconds(self, query_id: str, ref_id: str, box) -> tuple[float, float, float, float]:
-        """(query_start, query_end, ref_start, ref_end) of an inclusive row box."""
-        q0, r0, q1, r1 = (int(x) for x in box)
-        qa, ra = self.q_rows[query_id][0], self.r_rows[ref_id][0]
-        return (float(self.q_spans[qa + q0, 0]), float(self.q_spans[qa + q1, 1]), float(self.r_spans[ra + r0, 0]), float(self.r_spans[ra + r1, 1]))
+        """(query_start, query_end, ref_start, ref_end) of a half-open row box; a fractional edge is that share into its row."""
+        q0, r0, q1, r1 = (float(x) for x in box)
+        (qa, qb), (ra, rb) = self.q_rows[query_id], self.r_rows[ref_id]
+        q, r = self.q_spans[qa:qb], self.r_spans[ra:rb]
+        return _time(q, q0), _time(q, q1), _time(r, r0), _time(r, r1)
+
+
+def _time(spans: np.ndarray, x: float) -> float:
+    """Seconds at row coordinate ``x`` (row k spans [k, k + 1)), clamped to the video's rows."""
+    x = min(max(x, 0.0), float(len(spans)))
+    k = min(int(np.floor(x)), len(spans) - 1)
+    return float(spans[k, 0] + (x - k) * (spans[k, 1] - spans[k, 0]))
 
 
 def localize_pairs(localizer: Localizer, candidates: pd.DataFrame, matrices: PairMatrices, desc: str = "localising") -> pd.DataFrame:
