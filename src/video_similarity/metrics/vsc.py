@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from video_similarity.descriptors import Descriptors, SubmissionError, load_descriptors
+from video_similarity.errors import read_csv_named
 
 RETRIEVAL_PER_QUERY = 1200  # K per query video: about 20 neighbours for a 60 s video
 CANDIDATES_PER_QUERY = 25  # M per query video
@@ -146,14 +147,7 @@ def ground_truth_pairs(df: pd.DataFrame) -> Pairs:
 
 def read_ground_truth(path: str | os.PathLike) -> Pairs:
     """Positive pairs from a matching CSV (query_id,ref_id,query_start,...) or a pairs CSV; a bad file is named."""
-    try:
-        df = pd.read_csv(path, dtype={"query_id": str, "ref_id": str})
-    except FileNotFoundError:
-        raise ValueError(f"{path}: ground-truth file not found") from None
-    except pd.errors.EmptyDataError:
-        raise ValueError(f"{path}: the ground-truth file is empty (expected a CSV with query_id,ref_id,...)") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
+    df = read_csv_named(path, "a CSV with query_id,ref_id,...", dtype={"query_id": str, "ref_id": str})
     try:
         pairs = ground_truth_pairs(df)
     except ValueError as exc:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from video_similarity.atomic import atomic_write
+from video_similarity.errors import read_csv_named
 
 #: The challenge's submission validator wants exactly this column order.
 MATCH_COLUMNS = ["query_id", "ref_id", "query_start", "query_end", "ref_start", "ref_end", "score"]
@@ -119,16 +120,8 @@ def read_matches(
     ref_ids: Collection[str] | None = None,
 ) -> pd.DataFrame:
     """Read and check a matches CSV (see :func:`validate_matches`); an unreadable file is a MatchError."""
-    try:
-        df = pd.read_csv(path, dtype={"query_id": str, "ref_id": str}, float_precision="round_trip")
-    except FileNotFoundError:
-        raise MatchError(f"{path}: file not found") from None
-    except pd.errors.EmptyDataError:
-        raise MatchError(f"{path}: the file is empty (expected a CSV with header {','.join(MATCH_COLUMNS)})") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise MatchError(f"{path}: not a readable CSV ({str(exc).splitlines()[0]})") from None
-    except OSError as exc:
-        raise MatchError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    df = read_csv_named(path, f"a CSV with header {','.join(MATCH_COLUMNS)}", MatchError, dtype={"query_id": str, "ref_id": str},
+                        float_precision="round_trip")
     return validate_matches(df, source=str(path), ground_truth=ground_truth, query_ids=query_ids, ref_ids=ref_ids)
 
 
