@@ -15,7 +15,6 @@ lowest-variance dimension is deleted first to make room for the extra one.
 
 from __future__ import annotations
 
-import faiss
 import numpy as np
 
 LOW_SCORE_BIAS = -100.0
@@ -98,6 +97,8 @@ def normalize_queries(
     """The query side of :func:`score_normalize`: ``[q, -beta * max_j q . n_j]``."""
     q, n = prepare_for_noise("query_features", query_features, noise_features)
     if len(q):
+        import faiss  # here, not at the top: the training workers read this package's training pairs without faiss
+
         index = faiss.IndexFlatIP(n.shape[1])
         index.add(n)
         best, _ = index.search(q, 1)
