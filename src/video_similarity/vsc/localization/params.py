@@ -9,8 +9,11 @@ from dataclasses import dataclass
 class TnParams:
     """VCSL's Temporal Network as the official VSC-2022 baseline runs it (its defaults).
 
-    The 2nd and 3rd places ran TN on 2-fps descriptors with ``min_length`` 3
-    (and tuned the rest on the training split); see docs/vsc_matching.md.
+    Beside them, as read in their repositories (docs/vsc_matching.md): the 2nd place at
+    2 fps with max_step 4, top_k 3, max_path 100, min_sim 0.2, min_length 3, max_iou 0.2,
+    similarity_bias 0.4; the 3rd place (a modified TN, 1 descriptor per second from 2-fps
+    frames) with max_step 5, top_k 2, max_path 200, min_sim 0.1, min_length 3, max_iou 1.0,
+    similarity_bias 0.5.
     """
 
     max_step: int = 5  # tn_max_step: a path's next node is < max_step seconds ahead on both axes
