@@ -160,6 +160,15 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
     return (x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
+def row_spans(timestamps: np.ndarray) -> np.ndarray:
+    """(N, 2) start / end seconds of each row: (N, 2) timestamps as they are; 1-D ones last until the next row (the last as long as its predecessor)."""
+    ts = np.asarray(timestamps, dtype=np.float64)
+    if ts.ndim == 2:
+        return ts[:, :2]
+    step = np.diff(ts) if len(ts) > 1 else np.ones(1)
+    return np.stack([ts, ts + np.r_[step, step[-1:]]], axis=1)
+
+
 def select(descriptors: Descriptors, video_ids) -> Descriptors:
     """The rows of the given videos."""
     mask = np.isin(descriptors.video_ids, list(video_ids))

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from video_similarity.descriptors import Descriptors
+from video_similarity.descriptors import Descriptors, row_spans
 from video_similarity.vsc.localization.params import AlignmentTrainingParams
 from video_similarity.vsc.score_norm import prepare_for_noise
 
@@ -76,15 +76,10 @@ class AlignmentPairs:
         return cls(sims, targets, [str(k) for k in kinds])
 
 
-def _spans(d: Descriptors) -> np.ndarray:
-    ts = np.asarray(d.timestamps, dtype=np.float64)
-    return ts[:, :2] if ts.ndim == 2 else np.stack([ts, ts + 1.0], axis=1)
-
-
 def copy_segments(ground_truth: pd.DataFrame, queries: Descriptors) -> list[Segment]:
     """Each ground-truth row as the query rows whose middle lies in its query span, with their reference seconds (the affine map of the row)."""
     groups = {v: (a, b) for v, a, b in queries.video_groups()}
-    spans = _spans(queries)
+    spans = row_spans(queries.timestamps)
     segments = []
     for row in ground_truth.itertuples(index=False):
         if row.query_id not in groups:
@@ -103,7 +98,7 @@ def copy_segments(ground_truth: pd.DataFrame, queries: Descriptors) -> list[Segm
     return segments
 
 
-def filler_runs(ground_truth: pd.DataFrame, queries: Descriptors, segments: list[Segment]) -> list[np.ndarray]:
+def filler_runs(queries: Descriptors, segments: list[Segment]) -> list[np.ndarray]:
     """Runs of consecutive query rows that copy nothing (the split's uncopied footage)."""
     copied = np.zeros(len(queries), bool)
     for s in segments:
@@ -138,11 +133,10 @@ class PairComposer:
         self.params, self.beta = params, float(beta)
         self.rng = np.random.default_rng(params.seed)
         self.segments = copy_segments(ground_truth, queries)
-        self.fillers = filler_runs(ground_truth, queries, self.segments)
+        self.fillers = filler_runs(queries, self.segments)
         self.ref_rows = {v: (a, b) for v, a, b in references.video_groups()}
-        self.ref_spans = _spans(references)
+        self.ref_spans = row_spans(references.timestamps)
         self.query_rows = {v: (a, b) for v, a, b in queries.video_groups()}
-        self.truth = ground_truth
         ref_ids = sorted(self.ref_rows)
         noise_ids = [ref_ids[i] for i in sorted(self.rng.permutation(len(ref_ids))[: params.noise_references + 1])]
         noise_rows = np.concatenate([np.arange(*self.ref_rows[v]) for v in noise_ids]) if noise_ids else np.zeros(0, int)

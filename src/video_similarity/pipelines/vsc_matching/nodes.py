@@ -47,9 +47,9 @@ def matching_archives(video_index: pd.DataFrame, frame_archives: FrameArchiveSto
     infer = InferenceParams.from_params(inference)
     splits = {infer.split, infer.noise_split, config.training.split}
     videos = video_index[video_index["split"].isin(splits)]
-    settings = dataclasses.replace(PreprocessParams.from_params(preprocess).archive_settings(), fps=config.fps)
-    log.info("Matching track at %g fps: archiving %d videos of splits %s", config.fps, len(videos), sorted(splits))
     prep = PreprocessParams.from_params(preprocess)
+    settings = dataclasses.replace(prep.archive_settings(), fps=config.fps)
+    log.info("Matching track at %g fps: archiving %d videos of splits %s", config.fps, len(videos), sorted(splits))
     manifest, _ = preprocess_videos(videos, archive_store.root, settings, workers=prep.workers, only_missing=prep.only_missing)
     return manifest
 

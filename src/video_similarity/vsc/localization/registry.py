@@ -10,19 +10,16 @@ row) and one score per box. A new method is an entry in
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from video_similarity.descriptors import Descriptors
+from video_similarity.descriptors import Descriptors, row_spans
 from video_similarity.vsc.localization.params import TnParams
 from video_similarity.vsc.localization.tn import temporal_network
 from video_similarity.vsc.matches import MATCH_COLUMNS
-
-log = logging.getLogger(__name__)
 
 Localizer = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
@@ -74,15 +71,6 @@ def build_localizer(name: str, params, model_file: str | None = None) -> Localiz
     return LOCALIZERS[name](params, model_file)
 
 
-def _spans(timestamps: np.ndarray) -> np.ndarray:
-    """(N, 2) start / end seconds of each row (1-D timestamps: a row lasts until the next one, the last one as long as its predecessor)."""
-    ts = np.asarray(timestamps, dtype=np.float64)
-    if ts.ndim == 2:
-        return ts[:, :2]
-    step = np.diff(ts) if len(ts) > 1 else np.ones(1)
-    return np.stack([ts, ts + np.r_[step, step[-1:]]], axis=1)
-
-
 class PairMatrices:
     """Similarity matrices of (query, reference) pairs, rows grouped by video once."""
 
@@ -90,7 +78,7 @@ class PairMatrices:
         self.queries, self.references = queries, references
         self.q_rows = {v: (a, b) for v, a, b in queries.video_groups()}
         self.r_rows = {v: (a, b) for v, a, b in references.video_groups()}
-        self.q_spans, self.r_spans = _spans(queries.timestamps), _spans(references.timestamps)
+        self.q_spans, self.r_spans = row_spans(queries.timestamps), row_spans(references.timestamps)
 
     def __call__(self, query_id: str, ref_id: str) -> np.ndarray:
         (qa, qb), (ra, rb) = self.q_rows[query_id], self.r_rows[ref_id]
