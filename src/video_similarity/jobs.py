@@ -63,7 +63,24 @@ def run_job(job, launch_params: dict | LaunchConfig | None, workdir: str | Path)
     """Check ``job``, write it to ``workdir`` and run its worker under torchrun (:func:`video_similarity.launch.launch`)."""
     spec, _ = _checked(job)  # the spec that was checked is the one written: serialised once
     config = launch_params if isinstance(launch_params, LaunchConfig) else LaunchConfig.from_params(launch_params)
+    if config.in_process:
+        run_here(job, config)
+        return
     launch(job.WORKER, spec, config, workdir=workdir)
+
+
+def run_here(job, config: LaunchConfig) -> None:
+    """Run ``job`` in this process as rank 0 of a world of 1 (``launch.in_process``): the worker's own ``run(job, context)``.
+
+    For interactive commands, where a worker's start-up (imports, process)
+    would cost more than the work; what the job does is the same code.
+    """
+    from video_similarity.distributed import WorkerContext, choose_device
+
+    worker = import_module(job.WORKER)
+    if not hasattr(worker, "run"):
+        raise ValueError(f"{job.WORKER} has no run(job, context): its jobs cannot run in process")
+    worker.run(job, WorkerContext(0, 0, 1, choose_device(config.device, 0)))
 
 
 def read_job():

@@ -95,12 +95,15 @@ class LaunchConfig:
     backend: str = "auto"  # auto: nccl when CUDA is used, else gloo
     device: str = "auto"  # auto: cuda when available, else cpu
     threads_per_process: int | None = None  # OMP/torch threads per worker; None: cores / nproc
+    in_process: bool = False  # one process on this host, run inside the caller (no start-up per job: interactive commands)
 
     def __post_init__(self) -> None:
         if self.nproc_per_node < 1 or self.nnodes < 1:
             raise ValueError("nproc_per_node and nnodes must be >= 1")
         if self.nnodes > 1 and not self.rdzv_endpoint:
             raise ValueError("rdzv_endpoint (host:port of node 0) is needed when nnodes > 1")
+        if self.in_process and (self.nproc_per_node > 1 or self.nnodes > 1):
+            raise ValueError("in_process runs one process: it needs nproc_per_node 1 and nnodes 1")
 
     @classmethod
     def from_params(cls, params: dict | None) -> "LaunchConfig":

@@ -331,3 +331,21 @@ def test_no_job_is_launched_when_every_item_is_current_and_a_changed_archive_lau
     os.utime(archive, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     extraction.extract({"pdq": entry("pdq")}, videos, tmp_path, None, 2, merge_job="j")
     assert len(launches) == 2
+
+
+def test_in_process_extraction_writes_the_same_items_without_a_worker_process(corpus, tmp_path, monkeypatch):
+    """launch.in_process (kedro find-copies): the worker's own run() in this process, items equal to a launched job's."""
+    import dataclasses
+
+    from video_similarity import jobs
+
+    videos = {v: corpus["videos"][v] for v in ("A", "B")}
+    extract({"pdq": ENCODERS["pdq"]}, videos, tmp_path / "launched", ONE, 8)
+    monkeypatch.setattr(jobs, "launch", lambda *a, **k: pytest.fail("in_process must not start a process"))
+    extract({"pdq": ENCODERS["pdq"]}, videos, tmp_path / "here", dataclasses.replace(ONE, in_process=True), 8)
+    for video in videos:
+        a, b = read_item(tmp_path / "launched" / "pdq", video), read_item(tmp_path / "here" / "pdq", video)
+        np.testing.assert_array_equal(a["features"], b["features"])
+        assert str(a["key"]) == str(b["key"])
+    with pytest.raises(ValueError, match="in_process runs one process"):
+        LaunchConfig(nproc_per_node=2, in_process=True)

@@ -180,9 +180,14 @@ def main() -> None:
     if not isinstance(job, (ExtractionJob, RegionSampleJob)):
         raise ValueError(f"the extraction worker runs extraction jobs, not {type(job).__name__}")
     context = init_worker()
-    (run_region_sample if isinstance(job, RegionSampleJob) else run_features)(job, context)
+    run(job, context)
     barrier(context)
     finish(context)
+
+
+def run(job: ExtractionJob | RegionSampleJob, context) -> None:
+    """This rank's share of ``job`` (also called in the caller's process: ``launch.in_process``)."""
+    (run_region_sample if isinstance(job, RegionSampleJob) else run_features)(job, context)
 
 
 if __name__ == "__main__":
