@@ -20,10 +20,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from video_similarity.models.backbones import build_trunk
+from video_similarity.models.file_encoders import IMAGENET_MEAN, IMAGENET_STD
 from video_similarity.models.pooling import GeM
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 #: The checkpoint ``kind`` of a trained descriptor model.
 CHECKPOINT_KIND = "descriptor"

@@ -18,6 +18,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+#: torchvision's ImageNet normalisation, the input convention of most published image models (kept here, not in
+#: models/descriptor.py, so that file encoders load without torchvision: a second of imports at every start).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
 LAYOUTS = ("NCHW", "NHWC")
 DTYPES = ("float32", "float16", "uint8")
 

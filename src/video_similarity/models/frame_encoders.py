@@ -30,7 +30,7 @@ import torchvision.models as tvm
 from torch import nn
 
 from video_similarity.atomic import atomic_write
-from video_similarity.models.descriptor import IMAGENET_MEAN, IMAGENET_STD
+from video_similarity.models.file_encoders import IMAGENET_MEAN, IMAGENET_STD
 from video_similarity.models.weights import load_state_dict_file
 
 # Key prefixes of the torchvision classifier head, absent from the encoders.

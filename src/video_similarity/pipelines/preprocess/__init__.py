@@ -1,5 +1,12 @@
 """Preprocess: every indexed video -> a frame archive at a fixed sampling rate."""
 
-from video_similarity.pipelines.preprocess.pipeline import create_pipeline
-
 __all__ = ["create_pipeline"]
+
+
+def __getattr__(name: str):
+    """``create_pipeline`` imported on first use: importing this package's params does not import its nodes."""
+    if name == "create_pipeline":
+        from video_similarity.pipelines.preprocess.pipeline import create_pipeline
+
+        return create_pipeline
+    raise AttributeError(name)
