@@ -20,6 +20,7 @@ from video_similarity.pipelines.tune.params import TuningParams
 from video_similarity.pipelines.train_ensemble.params import TrainEnsembleParams
 from video_similarity.pipelines.train_vid_score.params import TrainVideoScoreParams
 from video_similarity.pipelines.vsc_matching.params import MatchingParams
+from video_similarity.vsc.copies.params import FindCopiesParams
 from video_similarity.action.params import ProbeParams
 from video_similarity.demo.params import ActionDemoParams
 from video_similarity.pipelines.action_recognition.params import ActionDataParams, ActionRecognitionParams, ClassifierTraining
@@ -57,7 +58,8 @@ SECTIONS = [
     (ClassifierTraining, ("action_recognition", "training")),
     (SevereParams, ("severe",)),
     (ProbeParams, ("severe", "probe")),
-    (MatchingParams, ("vsc_matching",)),  # its tn, network and training sections compared recursively
+    (MatchingParams, ("vsc_matching",)),
+    (FindCopiesParams, ("find_copies",)),  # its tn, network and training sections compared recursively
 ]
 
 

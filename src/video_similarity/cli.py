@@ -47,3 +47,14 @@ def cli() -> None:
 
 
 cli.add_command(click.Command("run", callback=_run, params=kedro_run.params, help=kedro_run.help, short_help=kedro_run.short_help))
+
+
+def _copy_commands() -> None:
+    """``kedro find-copies``, ``add-references``, ``remove-references`` (docs/find_copies.md)."""
+    from video_similarity.vsc.copies.commands import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_copy_commands()

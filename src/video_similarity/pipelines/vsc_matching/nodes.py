@@ -231,3 +231,79 @@ def _report(metrics: dict, breakdown: pd.DataFrame, segments: int, pairs: int, c
         lines.append(f"| {row['group']} | {row['segments']} | " + " | ".join(f"{row[n]:.3f}" for n in names) + " |")
     lines += ["", "Figures: `matching_pr_curve.png`, " + ", ".join(f"`matching_pairs_{n}.png`" for n in names) + "."]
     return "\n".join(lines) + "\n"
+
+
+def _copy_settings(find_copies: dict, params: dict, preprocess: dict, scene_detection: dict, video_score: dict, inference: dict,
+                   launch_params: dict):
+    from video_similarity.vsc.copies.service import Settings
+
+    return Settings.from_params({"find_copies": find_copies, "vsc_matching": params, "preprocess": preprocess, "scene_detection": scene_detection,
+                                 "video_score": video_score, "inference": inference, "launch": launch_params}, in_process=False)
+
+
+def choose_copy_thresholds(ensemble_members: dict, descriptor_settings: dict, pca_model, frame_archives: FrameArchiveStore,
+                           video_index: pd.DataFrame, embedding_dir: Directory, matching_ground_truth: pd.DataFrame, tuning_folds: dict | None,
+                           alignment_model: dict, find_copies: dict, params: dict, inference: dict, launch_params: dict) -> dict:
+    """``kedro find-copies``' default threshold per localiser, chosen on the training split (never the evaluated one): best pair F1.
+
+    The training split's queries and references at the descriptor track's fps
+    (the cached embeddings), searched and localised as the command does, in the
+    tune stage's held-out fold: no ensemble member or video-score model trained
+    on it, the split's other references its noise bank
+    (:func:`video_similarity.vsc.copies.search.held_out_thresholds`).
+    """
+    from video_similarity.vsc.copies.params import FindCopiesParams
+    from video_similarity.vsc.copies.search import held_out_thresholds, threshold_groups
+    from video_similarity.vsc.folds import TuningFolds
+
+    config, infer, find = MatchingParams.from_params(params), InferenceParams.from_params(inference), FindCopiesParams.from_params(find_copies)
+    split = config.training.split
+    if split == infer.split:
+        raise ValueError(f"vsc_matching.training.split is the evaluated split {infer.split!r}: the threshold would be chosen on test data")
+    settings = DescriptorSettings.from_dict(descriptor_settings)
+    embedded = {}
+    for role in ("query", "reference"):
+        found = frame_archives.archives(video_index, split, role)
+        if not found:
+            raise ValueError(f"vsc_matching: no {role} archives in split {split!r} to choose the copy threshold on")
+        embedded[role] = project(embed_with_ensemble(ensemble_members, settings, found, embedding_dir.path, f"threshold_{role}",
+                                                     infer.batch_size, launch_params), pca_model)
+    gt = matching_ground_truth[matching_ground_truth["split"] == split] if "split" in matching_ground_truth.columns else matching_ground_truth
+    positives = {(str(q), str(r)) for q, r in zip(gt["query_id"], gt["ref_id"])}
+    localizers = {name: build_localizer(name, config, alignment_model["torchscript"] if name == "network" else None) for name in LOCALIZERS}
+    folds = TuningFolds.from_dict(tuning_folds) if tuning_folds and tuning_folds.get("split") == split else None
+    groups, where = threshold_groups(folds, sorted(set(embedded["reference"].video_ids.tolist())),
+                                     sorted(set(embedded["query"].video_ids.tolist())))
+    chosen = held_out_thresholds(embedded["query"], embedded["reference"], positives, groups, settings.beta, localizers,
+                                 find.retrieval_per_query, find.candidates_per_query, find.localize_per_query)
+    thresholds = {}
+    for name, threshold in chosen.items():
+        if threshold is None:
+            log.warning("Copy threshold (%s): no copy of split %s's %s was localised; find-copies uses find_copies.fallback_threshold %g",
+                        name, split, where, find.fallback_threshold)
+            thresholds[name] = {"threshold": find.fallback_threshold, "split": split, "chosen_on": f"nothing: no copy localised in {where}",
+                                "rule": "find_copies.fallback_threshold"}
+            continue
+        log.info("Copy threshold (%s) on split %s, %s: %.4f (pair precision %.3f, recall %.3f, F1 %.3f over %d pairs, %d copied)", name,
+                 split, where, threshold.threshold, threshold.precision, threshold.recall, threshold.f1, threshold.pairs, threshold.positives)
+        thresholds[name] = {**threshold.as_dict(), "split": split, "chosen_on": where, "rule": "best pair F1"}
+    return thresholds
+
+
+def build_copy_index(reference_descriptors: Descriptors, video_index: pd.DataFrame, frame_archives: FrameArchiveStore, copy_thresholds: dict,
+                     ensemble_members: dict, descriptor_settings: dict, pca_model, noise_bank: Descriptors, vid_score_model: dict,
+                     alignment_model: dict, index_dir: Directory, additions_dir: Directory, find_copies: dict,
+                     params: dict, preprocess: dict, scene_detection: dict, video_score: dict, inference: dict, launch_params: dict) -> dict:
+    """The copy index ``kedro find-copies`` reads: the submitted reference rows, their faiss index, the thresholds, the stamp
+    of the models and settings (a new version, published whole; references users added or removed stay so)."""
+    from video_similarity.vsc.copies.service import Folders, Models, build_copy_index as build
+
+    settings = _copy_settings(find_copies, params, preprocess, scene_detection, video_score, inference, launch_params)
+    split = settings.inference.split
+    refs = video_index[(video_index["split"] == split) & (video_index["role"] == "reference")]
+    archives = pd.Series(frame_archives.archives(video_index, split, "reference"), dtype=object)  # a failed video has none
+    table = pd.DataFrame({"ref_id": refs["video_id"].astype(str), "path": refs["path"].astype(str),
+                          "archive": refs["video_id"].map(archives).fillna("").to_numpy(), "origin": "dataset", "source_key": ""})
+    models = Models(ensemble_members, descriptor_settings, pca_model, noise_bank, vid_score_model, alignment_model)
+    folders = Folders(Path(index_dir.path), Path(additions_dir.path))
+    return build(reference_descriptors, table, copy_thresholds, models, settings, folders)

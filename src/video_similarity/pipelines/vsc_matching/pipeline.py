@@ -3,8 +3,8 @@
 from kedro.pipeline import Pipeline, node, pipeline
 
 from video_similarity.pipelines.vsc_matching.nodes import (
-    candidate_pairs, evaluate_matching_track, localize_with_network, localize_with_tn, matching_archives, matching_descriptors,
-    train_alignment_network,
+    build_copy_index, candidate_pairs, choose_copy_thresholds, evaluate_matching_track, localize_with_network, localize_with_tn,
+    matching_archives, matching_descriptors, train_alignment_network,
 )
 from video_similarity.vsc.localization.registry import LOCALIZERS
 
@@ -31,4 +31,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                                                  "matching_reference_descriptors", "matching_candidates", "params:vsc_matching", "params:inference"],
              ["matching_metrics", "matching_report", "matching_pr_curve"] + [f"matching_pairs_{name}" for name in LOCALIZERS],
              name="evaluate_matching_track"),
+        # kedro find-copies' index (docs/find_copies.md): thresholds chosen on the training split, the references' rows published whole
+        node(choose_copy_thresholds, ["ensemble_members", "descriptor_settings", "pca_model", "frame_archives", "video_index", "embedding_store",
+                                      "matching_ground_truth", "tuning_folds", "alignment_model", "params:find_copies", "params:vsc_matching", "params:inference",
+                                      "params:launch"], "copy_thresholds", name="choose_copy_thresholds"),
+        node(build_copy_index, ["reference_descriptors", "video_index", "frame_archives", "copy_thresholds", "ensemble_members",
+                                "descriptor_settings", "pca_model", "noise_bank", "vid_score_model", "alignment_model", "copy_index_store",
+                                "reference_additions_store", "params:find_copies", "params:vsc_matching", "params:preprocess",
+                                "params:scene_detection", "params:video_score", "params:inference", "params:launch"], "copy_index",
+             name="build_copy_index"),
     ])

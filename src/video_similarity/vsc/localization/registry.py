@@ -99,10 +99,12 @@ def _time(spans: np.ndarray, x: float) -> float:
     return float(spans[k, 0] + (x - k) * (spans[k, 1] - spans[k, 0]))
 
 
-def localize_pairs(localizer: Localizer, candidates: pd.DataFrame, matrices: PairMatrices, desc: str = "localising") -> pd.DataFrame:
+def localize_pairs(localizer: Localizer, candidates: pd.DataFrame, matrices: PairMatrices, desc: str = "localising",
+                   progress: bool = True) -> pd.DataFrame:
     """Every candidate pair's boxes as match rows (MATCH_COLUMNS), best pair first as the candidates come."""
     rows = []
-    for query_id, ref_id in tqdm(list(zip(candidates["query_id"], candidates["ref_id"])), desc=desc, unit="pair", mininterval=2.0):
+    pairs = list(zip(candidates["query_id"], candidates["ref_id"]))
+    for query_id, ref_id in tqdm(pairs, desc=desc, unit="pair", mininterval=2.0, disable=not progress):
         if query_id not in matrices.q_rows or ref_id not in matrices.r_rows:
             continue
         boxes, scores = localizer(matrices(query_id, ref_id))
