@@ -20,7 +20,7 @@ help:
 	@echo "make test   - create .venv if missing, run the test suite"
 	@echo "make viz    - open kedro-viz on the project's pipelines"
 	@echo "make notebook - install Jupyter Lab into .venv and open the notebooks with the catalog loaded"
-	@echo "make bench  - preprocess and extraction throughput next to plain PyAV decoding; evaluator time; Chamfer throughput at FIVR-5K scale; TVN-1 CPU latency per clip; localisation time per candidate pair (TN, the alignment network)"
+	@echo "make bench  - preprocess and extraction throughput next to plain PyAV decoding; evaluator time; Chamfer throughput at FIVR-5K scale; TVN-1 CPU latency per clip; localisation time per candidate pair (TN, the alignment network); kedro find-copies on a 10-s and a 60-s video (after make demo)"
 	@echo "make soak   - preprocess over good and broken videos, stopped at random points by SIGINT / SIGTERM / SIGKILL and resumed (docs/reliability.md)"
 
 install: $(STAMP)
@@ -62,6 +62,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_chamfer.py
 	$(BIN)/python benchmarks/bench_tvn.py
 	$(BIN)/python benchmarks/bench_localization.py
+	$(BIN)/python benchmarks/bench_find_copies.py
 
 clean-demo:
 	rm -rf data/01_raw/demo data/01_raw/demo_fivr data/0[2-8]_*/demo
