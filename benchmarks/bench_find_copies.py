@@ -135,7 +135,6 @@ def main() -> None:
     parser.add_argument("--accuracy-only", action="store_true", help="the test queries' precision and recall only")
     args = parser.parse_args()
 
-    import pandas as pd
     from kedro.framework.startup import bootstrap_project
 
     from video_similarity.vsc.copies.commands import Project

@@ -150,6 +150,11 @@ def test_an_added_reference_is_found_and_a_removed_one_is_not(uploads):
     assert best["ref_id"] == "N900001" and best["query_start"] < 8.0 and best["query_end"] > 2.0 and best["ref_end"] > 2.0
     again = kedro(project, "add-references", str(reference))
     assert again.returncode == 0 and "1 already in the index, unchanged" in again.stdout
+    _new_reference(project, "N900001", 10, 13)  # the file changes: it is processed again
+    changed = kedro(project, "add-references", str(reference))
+    assert changed.returncode == 0 and "added 1 reference(s): N900001" in changed.stdout
+    reference, query = _new_reference(project, "N900001", 10, 11)  # back to the first content
+    assert "added 1 reference(s)" in kedro(project, "add-references", str(reference)).stdout
     clash = kedro(project, "add-references", str(uploads["reference"]))  # a dataset reference's id
     assert clash.returncode == 2 and "is a reference of the dataset" in clash.stderr
     removed = kedro(project, "remove-references", "N900001", "NOPE")

@@ -133,6 +133,24 @@ def _shared(option: click.Option):
     return decorate
 
 
+def _open(env: str | None, params: dict | None, verbose: bool):
+    """(settings, folders, models, the current index) of the configuration, the index's stamp checked."""
+    project = Project(env, params, verbose)
+    settings, folders = project.settings(), project.folders()
+    models = project.models()
+    return settings, folders, models, project.index(folders, models, settings)
+
+
+def _change(env: str | None, params: dict | None, verbose: bool, change, items: list[str]) -> dict:
+    """An index change (add or remove) of ``items``; its errors printed, one line each."""
+    with _user_errors():
+        settings, folders, models, _ = _open(env, params, verbose)
+        done = change(items, models, settings, folders, env)
+    for message in done["errors"].values():
+        _error(message)
+    return done
+
+
 _env = _shared(OPTIONS["env"])
 _params = _shared(OPTIONS["params"])
 _verbose = click.option("--verbose", "-v", is_flag=True, help="Log what is done (to stderr).")
@@ -159,11 +177,7 @@ def find_copies(paths, env, params, output, min_score, report_dir, verbose):
 
     started = time.perf_counter()
     with _user_errors():
-        project = Project(env, params, verbose)
-        settings = project.settings()
-        folders = project.folders()
-        models = project.models()
-        copy_index = project.index(folders, models, settings)
+        settings, folders, models, copy_index = _open(env, params, verbose)
         loaded = time.perf_counter() - started
         found = find(list(paths), models, settings, folders, copy_index, min_score)
         found.timings["start_up"] = loaded
@@ -194,14 +208,7 @@ def add_references(paths, env, params, verbose):
     """
     from video_similarity.vsc.copies.service import add_references as add
 
-    with _user_errors():
-        project = Project(env, params, verbose)
-        settings, folders = project.settings(), project.folders()
-        models = project.models()
-        project.index(folders, models, settings)
-        done = add(list(paths), models, settings, folders, env)
-    for message in done["errors"].values():
-        _error(message)
+    done = _change(env, params, verbose, add, list(paths))
     click.echo(f"added {len(done['added'])} reference(s){': ' + ', '.join(done['added']) if done['added'] else ''}"
                + (f"; {len(done['unchanged'])} already in the index, unchanged" if done["unchanged"] else ""))
     raise SystemExit(2 if done["errors"] and not (done["added"] or done["unchanged"]) else 0)
@@ -216,14 +223,7 @@ def remove_references(ids, env, params, verbose):
     """Remove references from the built copy index by id; the index is replaced whole. Exit status 2 when no id was known."""
     from video_similarity.vsc.copies.service import remove_references as remove
 
-    with _user_errors():
-        project = Project(env, params, verbose)
-        settings, folders = project.settings(), project.folders()
-        models = project.models()
-        project.index(folders, models, settings)
-        done = remove(list(ids), models, settings, folders, env)
-    for message in done["errors"].values():
-        _error(message)
+    done = _change(env, params, verbose, remove, list(ids))
     click.echo(f"removed {len(done['removed'])} reference(s){': ' + ', '.join(done['removed']) if done['removed'] else ''}")
     raise SystemExit(2 if not done["removed"] else 0)
 
