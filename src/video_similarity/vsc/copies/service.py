@@ -28,6 +28,7 @@ from video_similarity.vsc.copies.index import (
 )
 from video_similarity.vsc.copies.inputs import InputVideo, check_videos
 from video_similarity.vsc.copies.params import FindCopiesParams
+from video_similarity.vsc.copies.search import localize_candidates, search_candidates
 
 log = logging.getLogger(__name__)
 
@@ -195,12 +196,6 @@ def load_index(folders: Folders, models: Models, settings: Settings, env: str | 
 def find_copies(paths: list[str], models: Models, settings: Settings, folders: Folders, copy_index: CopyIndex,
                 min_score: float | None = None) -> FindResult:
     """Every input's copied segments of the index's references with a score >= the threshold, best first."""
-    from video_similarity.vsc.boosters import suppress
-    from video_similarity.vsc.dedup import fit_budget
-    from video_similarity.vsc.queries import detect_scene_parts, embed_queries
-    from video_similarity.vsc.score_norm import normalize_queries
-    from video_similarity.vsc.video_scores import score_queries
-
     config = settings.find
     threshold = float(min_score) if min_score is not None else (config.threshold if config.threshold is not None
                                                                  else copy_index.threshold(config.localizer))
@@ -209,64 +204,77 @@ def find_copies(paths: list[str], models: Models, settings: Settings, folders: F
     clock = time.perf_counter()
     inputs = check_videos(paths, config.min_duration)
     archives, failed = archive_videos(inputs.videos, folders.queries / "archives", settings, "query")
-    errors = {**inputs.errors, **failed}
     timings["decode"] = time.perf_counter() - clock
     answered = [v for v in inputs.videos if v.video_id in archives]
-    results = {str(path): VideoResult(str(path), error=error) for path, error in errors.items()}
-    result = FindResult([], threshold, config.localizer, copy_index, timings, archives=archives)
+    results = {path: VideoResult(path, error=error) for path, error in {**inputs.errors, **failed}.items()}
+    found = FindResult([], threshold, config.localizer, copy_index, timings, archives=archives)
     if answered:
         clock = time.perf_counter()
-        descriptor_settings = models.settings
-        parts = (detect_scene_parts(archives, folders.queries / "scene_parts", settings.scene.thresholds(), progress=False)[0]
-                 if settings.scene.enabled else {})
-        scores = score_queries(models.vid_score_model if settings.video_score.enabled else None, descriptor_settings.video_score_threshold,
-                               archives, folders.queries / "embeddings", settings.launch, settings.inference.batch_size,
-                               settings.video_score.batch_size, off_reason=None if settings.video_score.enabled else "video_score.enabled is false")
-        cache = folders.queries / "embeddings"
-        job = f"call_{os.getpid()}"
-        try:
-            embedded = embed_queries(models.ensemble_members, descriptor_settings, models.pca_model, archives, parts,
-                                     settings.scene.parts_replace_frames, cache, job, settings.inference.batch_size, settings.launch)
-        finally:
-            shutil.rmtree(cache / "merged" / job, ignore_errors=True)
-            shutil.rmtree(cache / "merged" / f"{job}_parts", ignore_errors=True)
+        queries = _query_descriptors(answered, archives, models, settings, folders.queries)
         timings["embed"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        suppressed = set(scores.loc[scores["suppressed"], "video_id"])
-        budget = int(sum(np.ceil(v.duration) if v.duration == v.duration else 0 for v in answered)) or len(embedded.searched)
-        searched, low = suppress(fit_budget(embedded.searched, budget), suppressed)
-        noise = models.noise_bank.features
-        searched = Descriptors(searched.video_ids, searched.timestamps,
-                               normalize_queries(searched.features, noise, descriptor_settings.beta, low_score_queries=low))
-        live = ~np.isin(embedded.frames.video_ids, sorted(suppressed))
-        frames = Descriptors(embedded.frames.video_ids[live], embedded.frames.timestamps[live],
-                             normalize_queries(embedded.frames.features[live], noise, descriptor_settings.beta))
-        from video_similarity.vsc.copies.search import localize_candidates, search_candidates
-
-        candidates = search_candidates(copy_index.index, copy_index.descriptors.video_ids, searched, config.retrieval_per_query,
+        candidates = search_candidates(copy_index.index, copy_index.descriptors.video_ids, queries.searched, config.retrieval_per_query,
                                        config.candidates_per_query)
-        candidates = candidates[~candidates["query_id"].isin(suppressed)]
+        candidates = candidates[~candidates["query_id"].isin(queries.suppressed)]
         timings["search"] = time.perf_counter() - clock
         clock = time.perf_counter()
-        matches = localize_candidates(localizer, candidates, frames, copy_index.descriptors, config.localize_per_query)
+        matches = localize_candidates(localizer, candidates, queries.frames, copy_index.descriptors, config.localize_per_query)
         timings["localize"] = time.perf_counter() - clock
         matches = matches[matches["score"] >= threshold]
         paths_of = dict(zip(copy_index.references["ref_id"], copy_index.references["path"]))
-        score_of = dict(zip(scores["video_id"], scores["score"]))
         for video in answered:
             mine = matches[matches["query_id"] == video.video_id].drop(columns="query_id").reset_index(drop=True)
             mine.insert(1, "ref_path", mine["ref_id"].map(paths_of))
-            value = score_of.get(video.video_id)
-            results[str(video.path)] = VideoResult(str(video.path), mine, video_id=video.video_id, suppressed=video.video_id in suppressed,
+            value = queries.video_scores.get(video.video_id)
+            results[str(video.path)] = VideoResult(str(video.path), mine, video_id=video.video_id, suppressed=video.video_id in queries.suppressed,
                                                    video_score=None if value is None or value != value else float(value))
-        result.query_frames = frames
+        found.query_frames = queries.frames
     failures = _embedding_failures(folders.queries / "embeddings", models, answered)
     for video in answered:
         if video.video_id in failures:
             results[str(video.path)] = VideoResult(str(video.path), error=f"{video.path}: could not be embedded ({failures[video.video_id]})")
     order = {str(v.path): k for k, v in enumerate(inputs.videos)}
-    result.results = sorted(results.values(), key=lambda r: order.get(r.video, -1))
-    return result
+    found.results = sorted(results.values(), key=lambda r: order.get(r.video, -1))
+    return found
+
+
+@dataclass(frozen=True)
+class _Queries:
+    searched: Descriptors  # as the query submission: scene parts, de-duplication, the budget, score-normalised
+    frames: Descriptors  # every second, score-normalised (the localiser's rows); suppressed videos left out
+    suppressed: set[str]
+    video_scores: dict[str, float]
+
+
+def _query_descriptors(videos: list[InputVideo], archives: dict[str, str], models: Models, settings: Settings, folder: Path) -> _Queries:
+    """The inputs embedded as infer_query embeds a split's queries (scene parts, video score, members, de-duplication, budget, beta)."""
+    from video_similarity.vsc.boosters import suppress
+    from video_similarity.vsc.dedup import fit_budget
+    from video_similarity.vsc.queries import detect_scene_parts, embed_queries
+    from video_similarity.vsc.score_norm import normalize_queries
+    from video_similarity.vsc.video_scores import score_queries
+
+    descriptor_settings, cache = models.settings, folder / "embeddings"
+    parts = detect_scene_parts(archives, folder / "scene_parts", settings.scene.thresholds(), progress=False)[0] if settings.scene.enabled else {}
+    scores = score_queries(models.vid_score_model if settings.video_score.enabled else None, descriptor_settings.video_score_threshold,
+                           archives, cache, settings.launch, settings.inference.batch_size, settings.video_score.batch_size,
+                           off_reason=None if settings.video_score.enabled else "video_score.enabled is false")
+    job = f"call_{os.getpid()}"  # merged files of this call only (calls may run side by side)
+    try:
+        embedded = embed_queries(models.ensemble_members, descriptor_settings, models.pca_model, archives, parts,
+                                 settings.scene.parts_replace_frames, cache, job, settings.inference.batch_size, settings.launch)
+    finally:
+        shutil.rmtree(cache / "merged" / job, ignore_errors=True)
+        shutil.rmtree(cache / "merged" / f"{job}_parts", ignore_errors=True)
+    suppressed = set(scores.loc[scores["suppressed"], "video_id"])
+    budget = int(sum(np.ceil(v.duration) if v.duration == v.duration else 0 for v in videos)) or len(embedded.searched)
+    searched, low = suppress(fit_budget(embedded.searched, budget), suppressed)
+    noise, beta = models.noise_bank.features, descriptor_settings.beta
+    live = ~np.isin(embedded.frames.video_ids, sorted(suppressed))
+    frames = embedded.frames
+    return _Queries(Descriptors(searched.video_ids, searched.timestamps, normalize_queries(searched.features, noise, beta, low_score_queries=low)),
+                    Descriptors(frames.video_ids[live], frames.timestamps[live], normalize_queries(frames.features[live], noise, beta)),
+                    suppressed, dict(zip(scores["video_id"], scores["score"])))
 
 
 def _embedding_failures(cache: Path, models: Models, videos: list[InputVideo]) -> dict[str, str]:
