@@ -138,6 +138,7 @@ def main() -> None:
     from kedro.framework.startup import bootstrap_project
 
     from video_similarity.vsc.copies.commands import Project
+    from video_similarity.vsc.copies.service import load_index
 
     from video_similarity.errors import UserError
 
@@ -146,7 +147,8 @@ def main() -> None:
     project = Project(args.env, None, verbose=False)
     folders = project.folders()
     try:
-        index = project.index(folders, project.models(), project.settings())
+        project.require_index(folders)
+        index = load_index(folders, project.models(), project.settings(), args.env)
     except UserError as error:
         print(f"bench_find_copies skipped: {error} (make demo builds the demo's)")
         return

@@ -38,3 +38,19 @@ def test_stale_temporaries_of_atomic_writes_are_removed_and_nothing_else(tmp_pat
         path.write_bytes(b"x")
     assert remove_stale_temporaries(tmp_path) == 2
     assert not any(p.exists() for p in stale) and all(p.exists() for p in keep)
+
+
+def test_a_temporary_still_being_written_is_spared(tmp_path):
+    """A copy command may write beside a run: only temporaries untouched for min_age seconds are a killed run's."""
+    import os
+    import time
+
+    from video_similarity.atomic import remove_stale_temporaries
+
+    old, fresh = tmp_path / ".a.npz.ab3_x9Zk.tmp", tmp_path / ".b.npz.cd4_y8Wj.tmp"
+    for path in (old, fresh):
+        path.write_bytes(b"x")
+    hour_ago = time.time() - 3600
+    os.utime(old, (hour_ago, hour_ago))
+    assert remove_stale_temporaries(tmp_path, min_age=60) == 1
+    assert not old.exists() and fresh.exists()

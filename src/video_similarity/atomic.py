@@ -73,17 +73,22 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
     return Path(path)
 
 
-def remove_stale_temporaries(root: str | os.PathLike) -> int:
+def remove_stale_temporaries(root: str | os.PathLike, min_age: float = 0.0) -> int:
     """Delete the temporaries of atomic writes that a killed run left under ``root``; how many.
 
-    Call it before a run starts writing: any temporary then is a leftover
-    (nothing of this project writes into ``root`` concurrently with a run).
+    Call it before a run starts writing. ``min_age`` (seconds since the
+    temporary was last written) spares the files of writers still at work, such
+    as a ``kedro find-copies`` or ``add-references`` running beside the run.
     """
-    removed = 0
+    import time
+
+    removed, now = 0, time.time()
     for folder, _, files in os.walk(root):
         for name in files:
             if TEMPORARY.match(name):
                 try:
+                    if min_age and now - os.stat(os.path.join(folder, name)).st_mtime < min_age:
+                        continue
                     os.unlink(os.path.join(folder, name))
                     removed += 1
                 except OSError:

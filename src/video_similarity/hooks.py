@@ -63,8 +63,12 @@ class RemoveStaleTemporaries:
     """Before a run, the temporaries that a killed run's atomic writes left in this dataset's folders are deleted.
 
     Only ``data/<layer>/<dataset>/``: a run on another dataset root (its own
-    folders, see ``config.py``) may be writing elsewhere at the same time.
+    folders, see ``config.py``) may be writing elsewhere at the same time; and
+    only those untouched for a minute: the copy commands (docs/find_copies.md)
+    may be writing into the same folders.
     """
+
+    MIN_AGE = 60.0
 
     def __init__(self) -> None:
         self.dataset: str | None = None
@@ -87,4 +91,4 @@ class RemoveStaleTemporaries:
             return
         for layer in sorted(p for p in data.iterdir() if p.is_dir()):
             if (layer / self.dataset).is_dir():
-                remove_stale_temporaries(layer / self.dataset)
+                remove_stale_temporaries(layer / self.dataset, min_age=self.MIN_AGE)

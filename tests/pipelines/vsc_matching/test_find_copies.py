@@ -184,12 +184,19 @@ def test_add_references_killed_at_any_point_leaves_the_old_or_the_new_index(uplo
     assert set(open_index(root).references["ref_id"]) == old | {"N900002"}
 
 
-def test_a_rebuild_keeps_what_users_added(uploads):
+def test_a_rebuild_keeps_what_users_added_and_removed(uploads):
     project = uploads["copy"].parents[1]
     root = project / "data/06_models/test/copy_index"
+    dataset_ref = sorted((project / "data/01_raw/test_demo/test/reference").glob("*.mp4"))[-1].stem
+    assert kedro(project, "remove-references", dataset_ref).returncode == 0
+    replacement, _ = _new_reference(project, dataset_ref, 6, 14)  # a new video under the removed reference's id
+    assert kedro(project, "add-references", str(replacement)).returncode == 0
     run_pipeline(project, "vsc_matching", node_names=["build_copy_index"])
     index = open_index(root)
-    assert "N900002" in set(index.references["ref_id"]) and "N900001" not in set(index.references["ref_id"])
+    refs = index.references.set_index("ref_id")
+    assert "N900002" in refs.index and "N900001" not in refs.index
+    assert refs.loc[dataset_ref, "origin"] == "added" and refs.loc[dataset_ref, "path"] == str(replacement.resolve())
+    assert dataset_ref in index.manifest["removed"]
     report = kedro(project, "find-copies", str(uploads["copy"]), "--params", TN, "--report", str(project / "copy_report"))
     assert report.returncode == 0
     text = (project / "copy_report" / "index.md").read_text()

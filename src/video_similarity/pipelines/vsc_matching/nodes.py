@@ -299,6 +299,9 @@ def build_copy_index(reference_descriptors: Descriptors, video_index: pd.DataFra
     from video_similarity.vsc.copies.service import Folders, Models, build_copy_index as build
 
     settings = _copy_settings(find_copies, params, preprocess, scene_detection, video_score, inference, launch_params)
+    if _fps_differs(settings.matching, preprocess):
+        log.warning("The alignment network was trained at %g fps (vsc_matching.fps); kedro find-copies localises at the descriptor track's "
+                    "%g fps: prefer find_copies.localizer tn, or train the network at that fps", settings.matching.fps, settings.preprocess.fps)
     split = settings.inference.split
     refs = video_index[(video_index["split"] == split) & (video_index["role"] == "reference")]
     archives = pd.Series(frame_archives.archives(video_index, split, "reference"), dtype=object)  # a failed video has none

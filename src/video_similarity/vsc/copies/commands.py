@@ -42,7 +42,7 @@ def _error(message: str) -> None:
 
 @contextmanager
 def _user_errors():
-    """A UserError anywhere (or in a cause) is one line and exit 2; Ctrl-C exits 130."""
+    """A UserError anywhere (or in a cause) or an OSError is one line and exit 2; any other error exits 2 too; Ctrl-C exits 130."""
     from video_similarity.cli import user_error
 
     try:
@@ -54,9 +54,12 @@ def _user_errors():
         raise
     except Exception as error:  # noqa: BLE001
         found = user_error(error)
-        if found is None:
-            raise
-        _error(str(found))
+        if found is not None or isinstance(error, OSError):  # the user's mistake, or the file system's (a folder not writable)
+            _error(str(found or error))
+        else:  # a bug: its traceback, but the status of an error (1 means "no copy found")
+            import traceback
+
+            traceback.print_exc()
         raise SystemExit(2) from None
 
 
@@ -112,15 +115,12 @@ class Project:
         return Models(self.load("ensemble_members"), self.load("descriptor_settings"), self.load("pca_model"), self.load("noise_bank"),
                       vid_score, alignment)
 
-    def index(self, folders, models, settings):
-        from video_similarity.vsc.copies.index import IndexMissing, build_command, open_index
-        from video_similarity.vsc.copies.service import load_index
+    def require_index(self, folders) -> None:
+        """Before the models are loaded: a missing index is said first."""
+        from video_similarity.vsc.copies.index import IndexMissing, build_command, current_version
 
-        try:
-            open_index(folders.index)  # before the models: a missing index is said first
-        except IndexMissing:
-            raise IndexMissing(f"no copy index is built for this dataset ({folders.index}): run {build_command(self.env)}") from None
-        return load_index(folders, models, settings, self.env)
+        if current_version(folders.index) is None:
+            raise IndexMissing(f"no copy index is built for this dataset ({folders.index}): run {build_command(self.env)}")
 
 
 def _shared(option: click.Option):
@@ -134,17 +134,17 @@ def _shared(option: click.Option):
 
 
 def _open(env: str | None, params: dict | None, verbose: bool):
-    """(settings, folders, models, the current index) of the configuration, the index's stamp checked."""
+    """(settings, folders, models) of the configuration, once an index is known to exist."""
     project = Project(env, params, verbose)
     settings, folders = project.settings(), project.folders()
-    models = project.models()
-    return settings, folders, models, project.index(folders, models, settings)
+    project.require_index(folders)
+    return settings, folders, project.models()
 
 
 def _change(env: str | None, params: dict | None, verbose: bool, change, items: list[str]) -> dict:
-    """An index change (add or remove) of ``items``; its errors printed, one line each."""
+    """An index change (add or remove) of ``items`` (the service reads the index under its lock); its errors printed, one line each."""
     with _user_errors():
-        settings, folders, models, _ = _open(env, params, verbose)
+        settings, folders, models = _open(env, params, verbose)
         done = change(items, models, settings, folders, env)
     for message in done["errors"].values():
         _error(message)
@@ -173,11 +173,12 @@ def find_copies(paths, env, params, output, min_score, report_dir, verbose):
     Exit status: 0 a copy found, 1 none, 2 no input could be read or no usable index.
     """
     from video_similarity.vsc.copies.output import as_csv, as_json, as_table, write_report
-    from video_similarity.vsc.copies.service import find_copies as find
+    from video_similarity.vsc.copies.service import find_copies as find, load_index
 
     started = time.perf_counter()
     with _user_errors():
-        settings, folders, models, copy_index = _open(env, params, verbose)
+        settings, folders, models = _open(env, params, verbose)
+        copy_index = load_index(folders, models, settings, env)
         loaded = time.perf_counter() - started
         found = find(list(paths), models, settings, folders, copy_index, min_score)
         found.timings["start_up"] = loaded

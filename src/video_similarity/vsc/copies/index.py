@@ -42,6 +42,10 @@ class IndexMissing(UserError):
     """No copy index has been built in this folder."""
 
 
+class IndexCorrupt(UserError):
+    """A version whose files disagree (written by something else than :func:`publish`)."""
+
+
 class IndexStale(UserError):
     """The copy index was built with other models or settings than the current configuration."""
 
@@ -88,13 +92,13 @@ def open_index(root: str | Path, attempts: int = 5) -> CopyIndex:
             descriptors = load_descriptors(folder / "descriptors.npz")
             index = faiss.read_index(str(folder / "index.faiss"))
         except (OSError, ValueError, RuntimeError):  # SubmissionError is a ValueError; faiss raises RuntimeError
-            if folder.is_dir() or attempt + 1 == attempts:
+            if attempt + 1 == attempts or (folder.is_dir() and current_version(root) == version):
                 raise
-            # a writer removed this version after we read CURRENT: read the new one
+            # a writer published and pruned this version (or is pruning it) after we read CURRENT: read the new one
             time.sleep(0.05)
             continue
         if not (index.ntotal == len(descriptors) == int(manifest["rows"])) or set(references["ref_id"]) != set(descriptors.video_ids.tolist()):
-            raise RuntimeError(f"{folder}: the copy index's files disagree (rows {len(descriptors)}, index {index.ntotal}, "
+            raise IndexCorrupt(f"{folder}: the copy index's files disagree (rows {len(descriptors)}, index {index.ntotal}, "
                                f"manifest {manifest.get('rows')}): rebuild it with kedro run --pipeline=vsc_matching")
         return CopyIndex(version, manifest, references, descriptors, index)
     raise AssertionError("unreachable")

@@ -229,10 +229,10 @@ def find_copies(paths: list[str], models: Models, settings: Settings, folders: F
             results[str(video.path)] = VideoResult(str(video.path), mine, video_id=video.video_id, suppressed=video.video_id in queries.suppressed,
                                                    video_score=None if value is None or value != value else float(value))
         found.query_frames = queries.frames
-    failures = _embedding_failures(folders.queries / "embeddings", models, answered)
-    for video in answered:
-        if video.video_id in failures:
-            results[str(video.path)] = VideoResult(str(video.path), error=f"{video.path}: could not be embedded ({failures[video.video_id]})")
+        for video in answered:
+            if video.video_id in queries.failed:
+                results[str(video.path)] = VideoResult(str(video.path), error=f"{video.path}: could not be embedded "
+                                                                                f"({queries.failed[video.video_id]})")
     order = {str(v.path): k for k, v in enumerate(inputs.videos)}
     found.results = sorted(results.values(), key=lambda r: order.get(r.video, -1))
     return found
@@ -244,6 +244,7 @@ class _Queries:
     frames: Descriptors  # every second, score-normalised (the localiser's rows); suppressed videos left out
     suppressed: set[str]
     video_scores: dict[str, float]
+    failed: dict[str, str]  # {video_id: why it has no rows}
 
 
 def _query_descriptors(videos: list[InputVideo], archives: dict[str, str], models: Models, settings: Settings, folder: Path) -> _Queries:
@@ -266,26 +267,31 @@ def _query_descriptors(videos: list[InputVideo], archives: dict[str, str], model
     finally:
         shutil.rmtree(cache / "merged" / job, ignore_errors=True)
         shutil.rmtree(cache / "merged" / f"{job}_parts", ignore_errors=True)
+    embedded_ids = set(embedded.frames.video_ids.tolist())
+    failed = {v.video_id: _embedding_failure(cache, models, v.video_id) for v in videos if v.video_id not in embedded_ids}
     suppressed = set(scores.loc[scores["suppressed"], "video_id"])
-    budget = int(sum(np.ceil(v.duration) if v.duration == v.duration else 0 for v in videos)) or len(embedded.searched)
+    rows = pd.Series(embedded.frames.video_ids).value_counts()
+    budget = int(sum(np.ceil(v.duration) if np.isfinite(v.duration) else int(rows.get(v.video_id, 0)) for v in videos))  # no duration: its frames'
+
     searched, low = suppress(fit_budget(embedded.searched, budget), suppressed)
     noise, beta = models.noise_bank.features, descriptor_settings.beta
     live = ~np.isin(embedded.frames.video_ids, sorted(suppressed))
     frames = embedded.frames
     return _Queries(Descriptors(searched.video_ids, searched.timestamps, normalize_queries(searched.features, noise, beta, low_score_queries=low)),
                     Descriptors(frames.video_ids[live], frames.timestamps[live], normalize_queries(frames.features[live], noise, beta)),
-                    suppressed, dict(zip(scores["video_id"], scores["score"])))
+                    suppressed, dict(zip(scores["video_id"], scores["score"])), failed)
 
 
-def _embedding_failures(cache: Path, models: Models, videos: list[InputVideo]) -> dict[str, str]:
+def _embedding_failure(cache: Path, models: Models, video_id: str) -> str:
+    """Why a video has no rows: the worker's record if it is still there (another call may have cleared it), else plainly."""
     from video_similarity.extraction import failures
     from video_similarity.vsc.ensemble import members_of
 
-    ids = {v.video_id for v in videos}
-    found: dict[str, str] = {}
     for name in members_of(models.ensemble_members, models.settings):
-        found.update({v: e for v, e in failures(cache / name).items() if v in ids})
-    return found
+        reason = failures(cache / name).get(video_id)
+        if reason:
+            return reason
+    return "no frame could be embedded"
 
 
 # ------------------------------------------------------------------ the index's references
@@ -395,14 +401,20 @@ def build_copy_index(reference_descriptors: Descriptors, dataset_references: pd.
             previous = open_index(folders.index)
         except IndexMissing:
             previous = None
-        removed = set((previous.manifest.get("removed") or ()) if previous else ()) & set(dataset_references["ref_id"])
+        dataset_ids = set(dataset_references["ref_id"])
+        removed = set((previous.manifest.get("removed") or ()) if previous else ()) & dataset_ids
         added = previous.references[previous.references["origin"] == "added"] if previous else pd.DataFrame(columns=REFERENCE_COLUMNS)
-        added = added[~added["ref_id"].isin(set(dataset_references["ref_id"]))]
-        present = {r: a for r, a in zip(added["ref_id"], added["archive"]) if Path(a).is_file()}
-        for ref in sorted(set(added["ref_id"]) - set(present)):
-            log.warning("Copy index: the added reference %s has lost its frame archive; add it again with kedro add-references", ref)
-        rows = reference_rows(present, models, settings, folders.additions / "embeddings", "rebuild")
-        added = added[added["ref_id"].isin(set(rows.video_ids.tolist()))]
+        added = added[~added["ref_id"].isin(dataset_ids - removed)]  # an added id may replace a removed dataset reference
+        sources = [InputVideo(Path(p), r, float("nan")) for r, p in zip(added["ref_id"], added["path"]) if Path(p).is_file()]
+        for ref in sorted(set(added["ref_id"]) - {v.video_id for v in sources}):
+            log.warning("Copy index: the added reference %s's video is gone; it leaves the index (add it again with kedro add-references)", ref)
+        # archived again when the archive settings changed (each archive is current or redone), then embedded with the current models
+        archives, failed = archive_videos(sources, folders.additions / "archives", settings, "reference")
+        for path, error in failed.items():
+            log.warning("Copy index: an added reference could not be archived again and leaves the index: %s", error)
+        rows = reference_rows(archives, models, settings, folders.additions / "embeddings", "rebuild")
+        added = added[added["ref_id"].isin(set(rows.video_ids.tolist()))].copy()
+        added["archive"] = added["ref_id"].map(archives)
         base = dataset_references[~dataset_references["ref_id"].isin(removed)]
         base_rows = select(reference_descriptors, set(base["ref_id"]))
         base = base[base["ref_id"].isin(set(base_rows.video_ids.tolist()))]
