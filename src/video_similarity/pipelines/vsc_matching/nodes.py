@@ -60,6 +60,11 @@ def _cache(embedding_dir: Directory, config: MatchingParams, preprocess: dict) -
     return path / f"fps_{config.fps:g}" if _fps_differs(config, preprocess) else path
 
 
+def _split_rows(table: pd.DataFrame | None, split: str) -> pd.DataFrame | None:
+    """The rows of ``split`` of a table with a ``split`` column (a table without one is taken whole)."""
+    return table[table["split"] == split] if table is not None and "split" in table.columns else table
+
+
 def _embed(ensemble_members, descriptor_settings, pca_model, archives: FrameArchiveStore, video_index, cache: Path, split: str, role: str,
            job: str, inference: InferenceParams, launch_params) -> Descriptors:
     found = archives.archives(video_index, split, role)
@@ -121,7 +126,7 @@ def train_alignment_network(ensemble_members: dict, descriptor_settings: dict, p
     args = (ensemble_members, descriptor_settings, pca_model, matching_frame_archives, video_index, cache)
     queries = _embed(*args, training.split, "query", "alignment_queries", infer, launch_params)
     references = _embed(*args, training.split, "reference", "alignment_references", infer, launch_params)
-    gt = matching_ground_truth[matching_ground_truth["split"] == training.split] if "split" in matching_ground_truth.columns else matching_ground_truth
+    gt = _split_rows(matching_ground_truth, training.split)
     if gt.empty:
         raise ValueError(f"vsc_matching: split {training.split!r} has no matching ground truth to train the alignment network on")
     beta = DescriptorSettings.from_dict(descriptor_settings).beta
@@ -184,11 +189,11 @@ def evaluate_matching_track(tn_matches: pd.DataFrame, network_matches: pd.DataFr
                             inference: dict) -> tuple:
     """Segment AP and pairwise uAP per localiser (the command line's scoring), recall of copied seconds, the PR curve, figures, the report."""
     config, infer = MatchingParams.from_params(params), InferenceParams.from_params(inference)
-    gt = matching_ground_truth[matching_ground_truth["split"] == infer.split] if "split" in matching_ground_truth.columns else matching_ground_truth
+    gt = _split_rows(matching_ground_truth, infer.split)
     gt = validate_matches(gt, source="matching ground truth", ground_truth=True)
     if gt.empty:
         raise ValueError(f"vsc_matching: split {infer.split!r} has no matching ground truth to score against")
-    edits = query_edits[query_edits["split"] == infer.split] if query_edits is not None and "split" in query_edits.columns else query_edits
+    edits = _split_rows(query_edits, infer.split)
     predictions = dict(zip(LOCALIZERS, (tn_matches, network_matches)))
     metrics, curves, recalls = {"split": infer.split, "fps": config.fps, "localizers": {}}, {}, {}
     for name, matches in predictions.items():
@@ -261,14 +266,9 @@ def choose_copy_thresholds(ensemble_members: dict, descriptor_settings: dict, pc
     if split == infer.split:
         raise ValueError(f"vsc_matching.training.split is the evaluated split {infer.split!r}: the threshold would be chosen on test data")
     settings = DescriptorSettings.from_dict(descriptor_settings)
-    embedded = {}
-    for role in ("query", "reference"):
-        found = frame_archives.archives(video_index, split, role)
-        if not found:
-            raise ValueError(f"vsc_matching: no {role} archives in split {split!r} to choose the copy threshold on")
-        embedded[role] = project(embed_with_ensemble(ensemble_members, settings, found, embedding_dir.path, f"threshold_{role}",
-                                                     infer.batch_size, launch_params), pca_model)
-    gt = matching_ground_truth[matching_ground_truth["split"] == split] if "split" in matching_ground_truth.columns else matching_ground_truth
+    args = (ensemble_members, descriptor_settings, pca_model, frame_archives, video_index, Path(embedding_dir.path), split)
+    embedded = {role: _embed(*args, role, f"threshold_{role}", infer, launch_params) for role in ("query", "reference")}
+    gt = _split_rows(matching_ground_truth, split)
     positives = {(str(q), str(r)) for q, r in zip(gt["query_id"], gt["ref_id"])}
     localizers = {name: build_localizer(name, config, alignment_model["torchscript"] if name == "network" else None) for name in LOCALIZERS}
     folds = TuningFolds.from_dict(tuning_folds) if tuning_folds and tuning_folds.get("split") == split else None

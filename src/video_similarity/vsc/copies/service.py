@@ -94,12 +94,10 @@ def _digest(array: np.ndarray) -> str:
 
 def index_stamp(models: Models, settings: Settings) -> dict:
     """The identity of what the index's rows and thresholds were made with: a query must be embedded and localised the same way."""
-    from video_similarity.cache import file_digest
     from video_similarity.extraction import encoder_stamp
     from video_similarity.vsc.ensemble import members_of
 
     pca = models.pca_model
-    model = (models.alignment_model or {}).get("torchscript")
     stamp = {
         "archives": asdict(settings.preprocess.archive_settings()),
         "members": {name: encoder_stamp(entry) for name, entry in members_of(models.ensemble_members, models.settings).items()},
@@ -108,17 +106,18 @@ def index_stamp(models: Models, settings: Settings) -> dict:
                                                                                                pca.scale.ravel()])),
         "noise_bank": _digest(models.noise_bank.features),
         "scene_detection": asdict(settings.scene),
-        "video_score": {"enabled": settings.video_score.enabled, "model": _vid_score_identity(models.vid_score_model)},
+        "video_score": {"enabled": settings.video_score.enabled, "model": _model_digest(models.vid_score_model)},
         "localizers": {"tn": asdict(settings.matching.tn), "network": asdict(settings.matching.network),
-                       "network_model": file_digest(model) if model and Path(model).is_file() else None},
+                       "network_model": _model_digest(models.alignment_model)},
     }
     return json.loads(json.dumps(stamp, default=str))  # as the manifest will read back (tuples as lists)
 
 
-def _vid_score_identity(model: dict | None) -> str | None:
+def _model_digest(manifest: dict | None) -> str | None:
+    """SHA-256 of a trained model's TorchScript file (a model manifest's ``torchscript``), None without one."""
     from video_similarity.cache import file_digest
 
-    path = (model or {}).get("torchscript")
+    path = (manifest or {}).get("torchscript")
     return file_digest(path) if path and Path(path).is_file() else None
 
 
@@ -330,6 +329,7 @@ def add_references(paths: list[str], models: Models, settings: Settings, folders
     with writer_lock(folders.index):
         copy_index = load_index(folders, models, settings, env)
         known = copy_index.references.set_index("ref_id")
+        keys = {video.path: source_key(video.path) for video in inputs.videos}  # read once: path, size, time, fingerprint
         todo, unchanged, seen = [], [], {}
         for video in inputs.videos:
             if video.video_id in seen:
@@ -342,7 +342,7 @@ def add_references(paths: list[str], models: Models, settings: Settings, folders
                     errors[str(video.path)] = (f"{video.path}: reference id {video.video_id!r} is a reference of the dataset "
                                                f"({row['path']}): rename the file")
                     continue
-                if Path(row["path"]).resolve() == video.path.resolve() and row["source_key"] == source_key(video.path):
+                if Path(row["path"]).resolve() == video.path.resolve() and row["source_key"] == keys[video.path]:
                     unchanged.append(video.video_id)
                     continue
             todo.append(video)
@@ -357,7 +357,7 @@ def add_references(paths: list[str], models: Models, settings: Settings, folders
         if added:
             new = pd.DataFrame({"ref_id": [v.video_id for v in added], "path": [str(v.path.resolve()) for v in added],
                                 "archive": [archives[v.video_id] for v in added], "origin": "added",
-                                "source_key": [source_key(v.path) for v in added]})
+                                "source_key": [keys[v.path] for v in added]})
             _publish_with(folders, copy_index, new, rows, removed=set())
     return {"added": [v.video_id for v in added], "unchanged": unchanged, "errors": errors}
 
