@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from video_similarity.launch import LaunchConfig
+from video_similarity.params import SearchIndexParams
 from video_similarity.params import parse
 from video_similarity.pipelines.retrieval.params import RetrievalParams, SimilarityParams, VideoEncoderParams
 from video_similarity.pipelines.infer_ref.params import InferenceParams
@@ -49,6 +50,7 @@ SECTIONS = [
     (TuningParams, ("tuning",)),
     (TrainVideoScoreParams, ("train_vid_score",)),
     (LaunchConfig, ("launch",)),
+    (SearchIndexParams, ("search_index",)),
     (RetrievalParams, ("retrieval",)),
     (VideoEncoderParams, ("retrieval", "video_encoder")),
     (SimilarityParams, ("retrieval", "similarity")),

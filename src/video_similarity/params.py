@@ -108,3 +108,40 @@ class LaunchConfig:
     @classmethod
     def from_params(cls, params: dict | None) -> "LaunchConfig":
         return parse(cls, params, "launch")
+
+
+SEARCH_KINDS = ("exact", "ivf", "hnsw", "auto")
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchIndexParams:
+    """``params:search_index``: the index every candidate search goes through (search_index.py).
+
+    ``exact`` is the evaluator's search; ``ivf`` and ``hnsw`` are approximate and much faster at
+    VSC sizes; ``auto`` is exact below ``auto_min_rows`` indexed rows and IVF from there on.
+    """
+
+    kind: str = "exact"  # exact | ivf | hnsw | auto
+    auto_min_rows: int = 200000  # auto: indexed rows from which IVF replaces the exact search
+    nlist: int | None = None  # IVF lists; None: 4 sqrt(rows) rounded to a power of two
+    nprobe: int = 16  # IVF lists visited per query row
+    train_rows: int | None = None  # IVF: reference rows sampled to train the lists; None: 40 per list
+    train_iterations: int = 10  # IVF: k-means iterations
+    hnsw_m: int = 32  # HNSW: links per node
+    ef_construction: int = 80  # HNSW: candidates kept while building
+    ef_search: int = 256  # HNSW: candidates kept while searching
+    chunk_rows: int = 262144  # rows added (and query rows searched) per chunk: bounds the temporaries
+    seed: int = 0  # the training sample's
+
+    def __post_init__(self) -> None:
+        if self.kind not in SEARCH_KINDS:
+            raise ValueError(f"kind {self.kind!r} is not one of {', '.join(SEARCH_KINDS)}")
+        for name in ("auto_min_rows", "nprobe", "train_iterations", "hnsw_m", "ef_construction", "ef_search", "chunk_rows"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.nlist is not None and self.nlist < 1:
+            raise ValueError(f"nlist must be >= 1 or null, got {self.nlist}")
+
+    @classmethod
+    def from_params(cls, params: dict | None) -> "SearchIndexParams":
+        return parse(cls, params, "search_index")

@@ -18,12 +18,13 @@ import sys
 import time
 from collections.abc import Collection, Iterator
 
-import faiss
 import numpy as np
 import pandas as pd
 
 from video_similarity.descriptors import Descriptors, SubmissionError, load_descriptors
 from video_similarity.errors import read_csv_named
+from video_similarity.params import SearchIndexParams
+from video_similarity.search_index import build_index, range_top_k
 
 RETRIEVAL_PER_QUERY = 1200  # K per query video: about 20 neighbours for a 60 s video
 CANDIDATES_PER_QUERY = 25  # M per query video
@@ -46,57 +47,27 @@ def query_batches(n: int, first: int = FIRST_BATCH, cap: int = BATCH_CAP) -> Ite
         start = stop
 
 
-def _ref_order(qrows: np.ndarray, rrows: np.ndarray) -> np.ndarray | None:
-    """Permutation putting triples in (query row, reference row) order, None if already so."""
-    if len(qrows) < 2:
-        return None
-    same_q = qrows[1:] == qrows[:-1]
-    if np.all(qrows[1:] >= qrows[:-1]) and not np.any(same_q & (rrows[1:] <= rrows[:-1])):
-        return None
-    return np.lexsort((rrows, qrows))
-
-
 def global_radius_search(
-    query_features: np.ndarray, reference_features: np.ndarray, k: int
+    query_features: np.ndarray, reference_features: np.ndarray, k: int, search: SearchIndexParams | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Kept (query row, reference row, score) triples, the best ``k`` by the spec's rule.
 
     Inner products strictly above a radius that starts at -1e10 and, whenever more than 2k
-    triples are kept, becomes the (k+1)-th largest kept score (dropping everything <= it).
-    Output is stable-sorted by score descending (ties in query-row, reference-row order) and
-    cut to ``k``: ties at the radius can leave fewer than ``k``, which is the official rule.
+    triples are kept, becomes the (k+1)-th largest kept score (dropping everything <= it),
+    query rows walked in the spec's doubling batches. Output is sorted by score descending
+    (ties in query-row, reference-row order) and cut to ``k``: ties at the radius can leave
+    fewer than ``k``, which is the official rule. ``search`` chooses the index (exact, the
+    evaluator's, unless it says otherwise).
     """
     xq = np.ascontiguousarray(query_features, dtype=np.float32)
-    xb = np.ascontiguousarray(reference_features, dtype=np.float32)
     empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
-    if k <= 0 or len(xq) == 0 or len(xb) == 0:
+    if k <= 0 or len(xq) == 0 or len(reference_features) == 0:
         return empty
-    if xq.ndim != 2 or xb.ndim != 2 or xq.shape[1] != xb.shape[1]:
-        raise ValueError(f"query features {xq.shape} and reference features {xb.shape} differ")
-    index = faiss.IndexFlatIP(xb.shape[1])
-    index.add(xb)
-
-    radius = INITIAL_RADIUS
-    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    total = 0
-    for rows in query_batches(len(xq)):
-        lims, scores, refs = index.range_search(xq[rows], radius)  # keeps score > radius
-        qrows = rows.start + np.repeat(np.arange(len(lims) - 1), np.diff(lims).astype(np.int64))
-        refs = refs.astype(np.int64)
-        order = _ref_order(qrows, refs)
-        if order is not None:
-            qrows, refs, scores = qrows[order], refs[order], scores[order]
-        kept.append((qrows, refs, scores))
-        total += len(scores)
-        if total > 2 * k:
-            all_scores = np.concatenate([s for _, _, s in kept])
-            radius = float(np.partition(all_scores, len(all_scores) - k - 1)[-k - 1])
-            masks = [s > radius for _, _, s in kept]
-            kept = [(q[keep], r[keep], s[keep]) for (q, r, s), keep in zip(kept, masks)]
-            total = sum(len(s) for _, _, s in kept)
-
-    qrows, refs, scores = (np.concatenate(parts) for parts in zip(*kept))
-    order = np.argsort(-scores, kind="stable")[:k]
+    if xq.ndim != 2 or reference_features.ndim != 2 or xq.shape[1] != reference_features.shape[1]:
+        raise ValueError(f"query features {xq.shape} and reference features {reference_features.shape} differ")
+    index = build_index(reference_features, search)
+    qrows, refs, scores = range_top_k(index, (xq[rows] for rows in query_batches(len(xq))), k)
+    order = np.lexsort((refs, qrows, -scores))[:k]
     return qrows[order], refs[order], scores[order]
 
 
@@ -106,6 +77,7 @@ def knn_candidates(
     *,
     retrieval_per_query: float = RETRIEVAL_PER_QUERY,
     candidates_per_query: float = CANDIDATES_PER_QUERY,
+    search: SearchIndexParams | None = None,
 ) -> pd.DataFrame:
     """Candidate video pairs (query_id, ref_id, score), best first, as the official evaluator.
 
@@ -117,7 +89,7 @@ def knn_candidates(
     m = int(candidates_per_query * n_query_videos)
     if query.dim != reference.dim and len(query) and len(reference):
         raise ValueError(f"query dimension {query.dim} != reference dimension {reference.dim}")
-    qrows, rrows, scores = global_radius_search(query.features, reference.features, k)
+    qrows, rrows, scores = global_radius_search(query.features, reference.features, k, search)
 
     q_names, q_codes = np.unique(query.video_ids, return_inverse=True)
     r_names, r_codes = np.unique(reference.video_ids, return_inverse=True)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from video_similarity.params import SearchIndexParams
+
 LOW_SCORE_BIAS = -100.0
 
 
@@ -92,16 +94,18 @@ def normalize_references(reference_features: np.ndarray, noise_features: np.ndar
 
 
 def normalize_queries(
-    query_features: np.ndarray, noise_features: np.ndarray, beta: float = 1.2, low_score_queries: np.ndarray | None = None
+    query_features: np.ndarray, noise_features: np.ndarray, beta: float = 1.2, low_score_queries: np.ndarray | None = None,
+    search: SearchIndexParams | None = None,
 ) -> np.ndarray:
-    """The query side of :func:`score_normalize`: ``[q, -beta * max_j q . n_j]``."""
+    """The query side of :func:`score_normalize`: ``[q, -beta * max_j q . n_j]``, the max found through ``search``'s index (exact by default)."""
     q, n = prepare_for_noise("query_features", query_features, noise_features)
     if len(q):
-        import faiss  # here, not at the top: the training workers read this package's training pairs without faiss
+        # here, not at the top: the training workers read this package's training pairs without faiss
+        from video_similarity.search_index import build_index, nearest
 
-        index = faiss.IndexFlatIP(n.shape[1])
-        index.add(n)
-        best, _ = index.search(q, 1)
+        best, rows = nearest(build_index(n, search), q, 1)
+        if (missed := rows[:, 0] < 0).any():  # an approximate index found no row in the lists it visited
+            best[missed], _ = nearest(build_index(n), q[missed], 1)
         bias = (-float(beta) * best[:, :1]).astype(np.float32)
     else:
         bias = np.zeros((0, 1), dtype=np.float32)

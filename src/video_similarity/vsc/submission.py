@@ -4,6 +4,7 @@ suppression; what ``reference_descriptors.npz`` and ``query_descriptors.npz`` ho
 from __future__ import annotations
 
 from video_similarity.descriptors import Descriptors
+from video_similarity.params import SearchIndexParams
 from video_similarity.vsc.boosters import suppress
 from video_similarity.vsc.score_norm import normalize_queries, normalize_references
 
@@ -13,11 +14,12 @@ def reference_submission(reference: Descriptors, noise: Descriptors) -> Descript
     return Descriptors(reference.video_ids, reference.timestamps, normalize_references(reference.features, noise.features))
 
 
-def query_submission(query: Descriptors, noise: Descriptors, beta: float, suppressed: set[str] | None = None) -> Descriptors:
+def query_submission(query: Descriptors, noise: Descriptors, beta: float, suppressed: set[str] | None = None,
+                     search: SearchIndexParams | None = None) -> Descriptors:
     """Score-normalised query descriptors (spec section 2): the bias is -beta x the best noise similarity.
 
     A ``suppressed`` query (the video-score model's) keeps one tiny random
     descriptor whose bias is -100 (:func:`video_similarity.vsc.boosters.suppress`).
     """
     query, low = suppress(query, suppressed or set())
-    return Descriptors(query.video_ids, query.timestamps, normalize_queries(query.features, noise.features, beta=beta, low_score_queries=low))
+    return Descriptors(query.video_ids, query.timestamps, normalize_queries(query.features, noise.features, beta=beta, low_score_queries=low, search=search))

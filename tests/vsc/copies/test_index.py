@@ -10,10 +10,13 @@ import pandas as pd
 import pytest
 
 from video_similarity.descriptors import Descriptors
+from video_similarity.params import SearchIndexParams
 from video_similarity.vsc.copies.index import (
     CURRENT, VERSIONS, IndexMissing, IndexStale, check_stamp, open_index, publish, stamp_differences, writer_lock,
 )
 
+
+EXACT = SearchIndexParams()
 
 def _references(n: int, rows_each: int = 3, seed: int = 0):
     rng = np.random.default_rng(seed)
@@ -28,7 +31,7 @@ def test_a_published_version_reads_back_whole(tmp_path):
     table, rows = _references(4)
     shuffled = np.random.default_rng(1).permutation(len(rows))  # rows come grouped by reference, in the table's order
     name = publish(tmp_path, {"stamp": {"a": 1}, "thresholds": {"tn": {"threshold": 0.1}}}, table,
-                   Descriptors(rows.video_ids[shuffled], rows.timestamps[shuffled], rows.features[shuffled]), "Flat")
+                   Descriptors(rows.video_ids[shuffled], rows.timestamps[shuffled], rows.features[shuffled]), EXACT)
     index = open_index(tmp_path)
     assert index.version == name == (tmp_path / CURRENT).read_text().strip()
     assert index.references["ref_id"].tolist() == table["ref_id"].tolist()
@@ -43,13 +46,13 @@ def test_no_index_and_mismatched_tables_are_refused(tmp_path):
         open_index(tmp_path)
     table, rows = _references(3)
     with pytest.raises(ValueError, match="different references"):
-        publish(tmp_path, {}, table.iloc[:2], rows, "Flat")
+        publish(tmp_path, {}, table.iloc[:2], rows, EXACT)
     assert not (tmp_path / CURRENT).exists() and not list(tmp_path.glob(f"{VERSIONS}/*"))
 
 
 def test_old_versions_are_pruned_but_the_newest_ones_kept(tmp_path):
     table, rows = _references(2)
-    names = [publish(tmp_path, {}, table, rows, "Flat") for _ in range(5)]
+    names = [publish(tmp_path, {}, table, rows, EXACT) for _ in range(5)]
     kept = sorted(p.name for p in (tmp_path / VERSIONS).iterdir())
     assert kept == sorted(names[-3:])
 
@@ -63,7 +66,7 @@ def test_stamp_differences_name_each_key():
 
 def test_a_stale_index_is_refused_with_what_differs(tmp_path):
     table, rows = _references(2)
-    publish(tmp_path, {"stamp": {"settings": {"beta": 1.2}}}, table, rows, "Flat")
+    publish(tmp_path, {"stamp": {"settings": {"beta": 1.2}}}, table, rows, EXACT)
     index = open_index(tmp_path)
     check_stamp(index, {"settings": {"beta": 1.2}}, None)
     with pytest.raises(IndexStale, match=r"settings.beta: 1.2 -> 1.0.*kedro run --pipeline=vsc_matching --env=vsc"):
@@ -75,12 +78,12 @@ def _publish_forever(root: str, seed: int) -> None:
     while True:
         table, rows = _references(int(rng.integers(1, 30)), int(rng.integers(1, 5)), int(rng.integers(1000)))
         with writer_lock(root):
-            publish(root, {"stamp": {}}, table, rows, "Flat")
+            publish(root, {"stamp": {}}, table, rows, EXACT)
 
 
 def test_a_reader_never_sees_a_partial_index_while_writers_publish(tmp_path):
     table, rows = _references(3)
-    publish(tmp_path, {"stamp": {}}, table, rows, "Flat")
+    publish(tmp_path, {"stamp": {}}, table, rows, EXACT)
     context = multiprocessing.get_context("spawn")
     writers = [context.Process(target=_publish_forever, args=(str(tmp_path), s), daemon=True) for s in (1, 2)]
     for writer in writers:

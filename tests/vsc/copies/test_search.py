@@ -8,7 +8,7 @@ from tests.pipelines.conftest import unit_descriptors
 from video_similarity.descriptors import Descriptors
 from video_similarity.metrics.vsc import knn_candidates
 from video_similarity.vsc.copies.search import choose_threshold, held_out_thresholds, search_candidates, threshold_groups
-from video_similarity.vsc.index import build_index
+from video_similarity.search_index import build_index
 from video_similarity.vsc.localization.params import TnParams
 from video_similarity.vsc.localization.registry import TnLocalizer
 

@@ -29,6 +29,6 @@ def create_pipeline(**kwargs) -> Pipeline:
             own + stages,
             namespace=name,
             inputs=SHARED,
-            parameters={"params:pca", section, "params:inference", "params:launch"},
+            parameters={"params:pca", section, "params:inference", "params:launch", "params:search_index"},
         ))
     return sum(pipelines, Pipeline([]))

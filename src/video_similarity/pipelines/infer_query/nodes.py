@@ -15,6 +15,7 @@ from video_similarity.pipelines.infer_ref.params import InferenceParams
 from video_similarity.vsc.dedup import fit_budget
 from video_similarity.vsc.queries import detect_scene_parts, embed_queries
 from video_similarity.vsc.settings import DescriptorSettings
+from video_similarity.params import SearchIndexParams
 from video_similarity.vsc.submission import query_submission
 from video_similarity.vsc.video_scores import score_queries
 
@@ -113,15 +114,20 @@ def infer_plain_queries(ensemble_members: dict, descriptor_settings: dict, pca_m
                          launch_params, use_scenes=False)
 
 
-def make_plain_query_submission(query_embeddings: Descriptors, noise_bank: Descriptors, descriptor_settings: dict) -> Descriptors:
+def make_plain_query_submission(query_embeddings: Descriptors, noise_bank: Descriptors, descriptor_settings: dict,
+                                search_index: dict | None = None) -> Descriptors:
     """:func:`make_query_submission` without the video score (the baselines, and the ablation without it)."""
-    return make_query_submission(query_embeddings, noise_bank, None, descriptor_settings, use_video_score=False)
+    return make_query_submission(query_embeddings, noise_bank, None, descriptor_settings, search_index, use_video_score=False)
 
 
 def make_query_submission(query_embeddings: Descriptors, noise_bank: Descriptors, query_video_scores: pd.DataFrame | None,
-                          descriptor_settings: dict, use_video_score: bool = True) -> Descriptors:
-    """The official ``query_descriptors.npz``: score-normalised queries (the settings' beta); suppressed ones as one tiny row biased by -100."""
+                          descriptor_settings: dict, search_index: dict | None = None, use_video_score: bool = True) -> Descriptors:
+    """The official ``query_descriptors.npz``: score-normalised queries (the settings' beta); suppressed ones as one tiny row biased by -100.
+
+    The nearest noise row of each query row is found through ``params:search_index``'s index.
+    """
     suppressed = set()
     if use_video_score and query_video_scores is not None and len(query_video_scores):
         suppressed = set(query_video_scores.loc[query_video_scores["suppressed"].astype(bool), "video_id"])
-    return query_submission(query_embeddings, noise_bank, DescriptorSettings.from_dict(descriptor_settings).beta, suppressed)
+    return query_submission(query_embeddings, noise_bank, DescriptorSettings.from_dict(descriptor_settings).beta, suppressed,
+                            SearchIndexParams.from_params(search_index))

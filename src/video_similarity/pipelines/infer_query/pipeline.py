@@ -16,9 +16,9 @@ def _queries(use_scenes: bool, use_video_score: bool) -> Pipeline:
     """Query descriptors and their submission, with or without each booster."""
     embed = (node(infer_queries, _EMBED + ["query_scene_parts"] + _RUN, "query_embeddings", name="infer_queries") if use_scenes
              else node(infer_plain_queries, _EMBED + _RUN, "query_embeddings", name="infer_queries"))
-    submit = (node(make_query_submission, ["query_embeddings", "noise_bank", "query_video_scores", "descriptor_settings"], "query_descriptors",
+    submit = (node(make_query_submission, ["query_embeddings", "noise_bank", "query_video_scores", "descriptor_settings", "params:search_index"], "query_descriptors",
                    name="make_query_submission") if use_video_score
-              else node(make_plain_query_submission, ["query_embeddings", "noise_bank", "descriptor_settings"], "query_descriptors",
+              else node(make_plain_query_submission, ["query_embeddings", "noise_bank", "descriptor_settings", "params:search_index"], "query_descriptors",
                         name="make_query_submission"))
     return pipeline([embed, submit])
 
@@ -34,7 +34,7 @@ def create_pipeline(boosters: bool = True, **kwargs) -> Pipeline:
                                   "params:video_score", "params:inference", "params:launch"], "query_video_scores", name="score_query_videos"),
     ])
     shared = {"ensemble_members", "descriptor_settings", "pca_model", "frame_archives", "video_index", "embedding_store", "noise_bank"}
-    params = {"params:inference", "params:launch"}
+    params = {"params:inference", "params:launch", "params:search_index"}
     variants = [
         pipeline(_queries(s, v), namespace=name, parameters=params,
                  inputs=shared | ({"query_scene_parts"} if s else set()) | ({"query_video_scores"} if v else set()))

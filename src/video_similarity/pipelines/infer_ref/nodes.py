@@ -9,7 +9,8 @@ from video_similarity.datasets.frame_archives import FrameArchiveStore
 from video_similarity.descriptors import Descriptors, select
 from video_similarity.pipelines.infer_ref.params import InferenceParams
 from video_similarity.vsc.ensemble import embed_with_ensemble, project
-from video_similarity.vsc.index import build_index
+from video_similarity.params import SearchIndexParams
+from video_similarity.search_index import build_index
 from video_similarity.vsc.settings import DescriptorSettings
 from video_similarity.vsc.submission import reference_submission
 
@@ -41,6 +42,6 @@ def make_reference_submission(reference_embeddings: Descriptors, noise_bank: Des
     return reference_submission(reference_embeddings, noise_bank)
 
 
-def build_reference_index(reference_descriptors: Descriptors, params: dict):
-    """The faiss index over the submitted reference descriptors, of the kind ``inference.index_factory`` names."""
-    return build_index(reference_descriptors.features, InferenceParams.from_params(params).index_factory)
+def build_reference_index(reference_descriptors: Descriptors, search_index: dict):
+    """The faiss index over the submitted reference descriptors, of the kind ``params:search_index`` names."""
+    return build_index(reference_descriptors.features, SearchIndexParams.from_params(search_index), progress=True)

@@ -12,7 +12,6 @@ class InferenceParams:
     split: str = "test"  # the split that is evaluated (its queries and references)
     noise_split: str = "train"  # references of another split form the score-normalisation noise bank
     batch_size: int = 64
-    index_factory: str = "Flat"  # the reference index's faiss factory string: Flat is exact search
 
     @classmethod
     def from_params(cls, params: dict | None) -> "InferenceParams":

@@ -13,6 +13,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="infer_references",
             ),
             node(make_reference_submission, ["reference_embeddings", "noise_bank"], "reference_descriptors", name="make_reference_submission"),
-            node(build_reference_index, ["reference_descriptors", "params:inference"], "reference_index", name="build_reference_index"),
+            node(build_reference_index, ["reference_descriptors", "params:search_index"], "reference_index", name="build_reference_index"),
         ]
     )

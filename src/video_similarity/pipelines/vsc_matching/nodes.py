@@ -18,6 +18,7 @@ from video_similarity.descriptors import Descriptors
 from video_similarity.frames.preprocess import preprocess_videos
 from video_similarity.jobs import run_job
 from video_similarity.metrics.vsc import knn_candidates
+from video_similarity.params import SearchIndexParams
 from video_similarity.pipelines.infer_ref.params import InferenceParams
 from video_similarity.pipelines.preprocess.params import PreprocessParams
 from video_similarity.pipelines.vsc_matching.params import MatchingParams
@@ -76,7 +77,7 @@ def _embed(ensemble_members, descriptor_settings, pca_model, archives: FrameArch
 
 def matching_descriptors(ensemble_members: dict, descriptor_settings: dict, pca_model, matching_frame_archives: FrameArchiveStore,
                          video_index: pd.DataFrame, embedding_dir: Directory, query_video_scores: pd.DataFrame | None, params: dict,
-                         preprocess: dict, inference: dict, launch_params: dict) -> tuple[Descriptors, Descriptors]:
+                         preprocess: dict, inference: dict, launch_params: dict, search_index: dict | None = None) -> tuple[Descriptors, Descriptors]:
     """Score-normalised descriptors of every query and reference second of the evaluated split (no de-duplication, no budget).
 
     The same members, projection and beta as the descriptor track's submission;
@@ -97,15 +98,16 @@ def matching_descriptors(ensemble_members: dict, descriptor_settings: dict, pca_
     beta = DescriptorSettings.from_dict(descriptor_settings).beta
     log.info("Matching descriptors at %g fps: %d query and %d reference rows (%d suppressed queries)", config.fps, len(queries), len(references),
              len(suppressed))
-    return (Descriptors(queries.video_ids, queries.timestamps, normalize_queries(queries.features, noise.features, beta, low)),
+    search = SearchIndexParams.from_params(search_index)
+    return (Descriptors(queries.video_ids, queries.timestamps, normalize_queries(queries.features, noise.features, beta, low, search)),
             Descriptors(references.video_ids, references.timestamps, normalize_references(references.features, noise.features)))
 
 
-def candidate_pairs(matching_queries: Descriptors, matching_references: Descriptors, params: dict) -> pd.DataFrame:
-    """The official baseline's candidates: the global search, max per pair, the best ``candidates_per_query`` x queries pairs."""
+def candidate_pairs(matching_queries: Descriptors, matching_references: Descriptors, params: dict, search_index: dict | None = None) -> pd.DataFrame:
+    """The official baseline's candidates: the global search (through ``params:search_index``), max per pair, the best ``candidates_per_query`` x queries pairs."""
     config = MatchingParams.from_params(params)
     candidates = knn_candidates(matching_queries, matching_references, retrieval_per_query=config.retrieval_per_query,
-                                candidates_per_query=config.candidates_per_query)
+                                candidates_per_query=config.candidates_per_query, search=SearchIndexParams.from_params(search_index))
     log.info("Candidates: %d pairs", len(candidates))
     return candidates
 
@@ -239,16 +241,18 @@ def _report(metrics: dict, breakdown: pd.DataFrame, segments: int, pairs: int, c
 
 
 def _copy_settings(find_copies: dict, params: dict, preprocess: dict, scene_detection: dict, video_score: dict, inference: dict,
-                   launch_params: dict):
+                   launch_params: dict, search_index: dict | None):
     from video_similarity.vsc.copies.service import Settings
 
     return Settings.from_params({"find_copies": find_copies, "vsc_matching": params, "preprocess": preprocess, "scene_detection": scene_detection,
-                                 "video_score": video_score, "inference": inference, "launch": launch_params}, in_process=False)
+                                 "video_score": video_score, "inference": inference, "launch": launch_params,
+                                 "search_index": search_index}, in_process=False)
 
 
 def choose_copy_thresholds(ensemble_members: dict, descriptor_settings: dict, pca_model, frame_archives: FrameArchiveStore,
                            video_index: pd.DataFrame, embedding_dir: Directory, matching_ground_truth: pd.DataFrame, tuning_folds: dict | None,
-                           alignment_model: dict, find_copies: dict, params: dict, inference: dict, launch_params: dict) -> dict:
+                           alignment_model: dict, find_copies: dict, params: dict, inference: dict, launch_params: dict,
+                           search_index: dict | None = None) -> dict:
     """``kedro find-copies``' default threshold per localiser, chosen on the training split (never the evaluated one): best pair F1.
 
     The training split's queries and references at the descriptor track's fps
@@ -275,7 +279,8 @@ def choose_copy_thresholds(ensemble_members: dict, descriptor_settings: dict, pc
     groups, where = threshold_groups(folds, sorted(set(embedded["reference"].video_ids.tolist())),
                                      sorted(set(embedded["query"].video_ids.tolist())))
     chosen = held_out_thresholds(embedded["query"], embedded["reference"], positives, groups, settings.beta, localizers,
-                                 find.retrieval_per_query, find.candidates_per_query, find.localize_per_query)
+                                 find.retrieval_per_query, find.candidates_per_query, find.localize_per_query,
+                                 SearchIndexParams.from_params(search_index))
     thresholds = {}
     for name, threshold in chosen.items():
         if threshold is None:
@@ -293,12 +298,13 @@ def choose_copy_thresholds(ensemble_members: dict, descriptor_settings: dict, pc
 def build_copy_index(reference_descriptors: Descriptors, video_index: pd.DataFrame, frame_archives: FrameArchiveStore, copy_thresholds: dict,
                      ensemble_members: dict, descriptor_settings: dict, pca_model, noise_bank: Descriptors, vid_score_model: dict,
                      alignment_model: dict, index_dir: Directory, additions_dir: Directory, find_copies: dict,
-                     params: dict, preprocess: dict, scene_detection: dict, video_score: dict, inference: dict, launch_params: dict) -> dict:
+                     params: dict, preprocess: dict, scene_detection: dict, video_score: dict, inference: dict, launch_params: dict,
+                     search_index: dict | None = None) -> dict:
     """The copy index ``kedro find-copies`` reads: the submitted reference rows, their faiss index, the thresholds, the stamp
     of the models and settings (a new version, published whole; references users added or removed stay so)."""
     from video_similarity.vsc.copies.service import Folders, Models, build_copy_index as build
 
-    settings = _copy_settings(find_copies, params, preprocess, scene_detection, video_score, inference, launch_params)
+    settings = _copy_settings(find_copies, params, preprocess, scene_detection, video_score, inference, launch_params, search_index)
     if _fps_differs(settings.matching, preprocess):
         log.warning("The alignment network was trained at %g fps (vsc_matching.fps); kedro find-copies localises at the descriptor track's "
                     "%g fps: prefer find_copies.localizer tn, or train the network at that fps", settings.matching.fps, settings.preprocess.fps)

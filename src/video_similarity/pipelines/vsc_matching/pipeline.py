@@ -17,9 +17,9 @@ def create_pipeline(**kwargs) -> Pipeline:
     return pipeline([
         node(matching_archives, ["video_index", "frame_archives", "matching_frame_archive_store", "params:vsc_matching", "params:preprocess",
                                  "params:inference"], "matching_frame_archives", name="matching_archives"),
-        node(matching_descriptors, _EMBED + ["query_video_scores"] + _PARAMS, ["matching_query_descriptors", "matching_reference_descriptors"],
+        node(matching_descriptors, _EMBED + ["query_video_scores"] + _PARAMS + ["params:search_index"], ["matching_query_descriptors", "matching_reference_descriptors"],
              name="matching_descriptors"),
-        node(candidate_pairs, ["matching_query_descriptors", "matching_reference_descriptors", "params:vsc_matching"], "matching_candidates",
+        node(candidate_pairs, ["matching_query_descriptors", "matching_reference_descriptors", "params:vsc_matching", "params:search_index"], "matching_candidates",
              name="matching_candidates"),
         node(train_alignment_network, _EMBED + ["matching_ground_truth", "alignment_store"] + _PARAMS, "alignment_model",
              name="train_alignment_network"),
@@ -34,10 +34,10 @@ def create_pipeline(**kwargs) -> Pipeline:
         # kedro find-copies' index (docs/find_copies.md): thresholds chosen on the training split, the references' rows published whole
         node(choose_copy_thresholds, ["ensemble_members", "descriptor_settings", "pca_model", "frame_archives", "video_index", "embedding_store",
                                       "matching_ground_truth", "tuning_folds", "alignment_model", "params:find_copies", "params:vsc_matching", "params:inference",
-                                      "params:launch"], "copy_thresholds", name="choose_copy_thresholds"),
+                                      "params:launch", "params:search_index"], "copy_thresholds", name="choose_copy_thresholds"),
         node(build_copy_index, ["reference_descriptors", "video_index", "frame_archives", "copy_thresholds", "ensemble_members",
                                 "descriptor_settings", "pca_model", "noise_bank", "vid_score_model", "alignment_model", "copy_index_store",
                                 "reference_additions_store", "params:find_copies", "params:vsc_matching", "params:preprocess",
-                                "params:scene_detection", "params:video_score", "params:inference", "params:launch"], "copy_index",
+                                "params:scene_detection", "params:video_score", "params:inference", "params:launch", "params:search_index"], "copy_index",
              name="build_copy_index"),
     ])

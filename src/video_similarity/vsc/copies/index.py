@@ -31,6 +31,8 @@ import pandas as pd
 from video_similarity.atomic import atomic_write
 from video_similarity.descriptors import Descriptors, load_descriptors, save_descriptors
 from video_similarity.errors import UserError
+from video_similarity.params import SearchIndexParams, as_dict
+from video_similarity.search_index import configure
 
 CURRENT = "CURRENT"
 VERSIONS = "versions"
@@ -68,6 +70,11 @@ class CopyIndex:
         return float(thresholds[localizer]["threshold"])
 
 
+def search_params(manifest: dict) -> SearchIndexParams:
+    """The search settings a version's index was built with (defaults for a version written before they were recorded)."""
+    return SearchIndexParams.from_params(manifest.get("search_index"))
+
+
 def current_version(root: str | Path) -> str | None:
     try:
         return (Path(root) / CURRENT).read_text().strip() or None
@@ -90,7 +97,7 @@ def open_index(root: str | Path, attempts: int = 5) -> CopyIndex:
             references = pd.read_csv(folder / "references.csv", dtype={"ref_id": str, "path": str, "archive": str, "origin": str,
                                                                         "source_key": str}, keep_default_na=False)
             descriptors = load_descriptors(folder / "descriptors.npz")
-            index = faiss.read_index(str(folder / "index.faiss"))
+            index = configure(faiss.read_index(str(folder / "index.faiss")), search_params(manifest))
         except (OSError, ValueError, RuntimeError):  # SubmissionError is a ValueError; faiss raises RuntimeError
             if attempt + 1 == attempts or (folder.is_dir() and current_version(root) == version):
                 raise
@@ -117,13 +124,13 @@ def writer_lock(root: str | Path):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def publish(root: str | Path, manifest: dict, references: pd.DataFrame, descriptors: Descriptors, factory: str) -> str:
+def publish(root: str | Path, manifest: dict, references: pd.DataFrame, descriptors: Descriptors, search: SearchIndexParams) -> str:
     """Write a new version and make it current (call it holding :func:`writer_lock`); its name.
 
     ``references`` and ``descriptors`` must name the same references;
     the rows are stored grouped by reference, in the references' order.
     """
-    from video_similarity.vsc.index import build_index
+    from video_similarity.search_index import build_index
 
     root = Path(root)
     references = references[REFERENCE_COLUMNS].reset_index(drop=True)
@@ -143,8 +150,8 @@ def publish(root: str | Path, manifest: dict, references: pd.DataFrame, descript
         save_descriptors(scratch / "descriptors.npz", descriptors)
         import faiss
 
-        faiss.write_index(build_index(descriptors.features, factory), str(scratch / "index.faiss"))
-        full = {**manifest, "version": name, "rows": len(descriptors), "references": len(references), "index_factory": factory,
+        faiss.write_index(build_index(descriptors.features, search), str(scratch / "index.faiss"))
+        full = {**manifest, "version": name, "rows": len(descriptors), "references": len(references), "search_index": as_dict(search),
                 "published": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         (scratch / "manifest.json").write_text(json.dumps(full, indent=2, default=str))
         for path in scratch.iterdir():  # on disk before the rename makes them visible

@@ -16,6 +16,7 @@ import pandas as pd
 
 from video_similarity.descriptors import Descriptors
 from video_similarity.metrics.vsc import CANDIDATE_COLUMNS
+from video_similarity.params import SearchIndexParams
 from video_similarity.vsc.localization.registry import Localizer, PairMatrices, localize_pairs
 
 
@@ -89,7 +90,7 @@ def choose_threshold(matches: pd.DataFrame, positives: set[tuple[str, str]]) -> 
 
 def held_out_thresholds(queries: Descriptors, references: Descriptors, positives: set[tuple[str, str]], groups: list[tuple[set, set]],
                         beta: float, localizers: dict[str, Localizer], retrieval_per_query: int, candidates_per_query: int,
-                        localize_per_query: int) -> dict[str, Threshold | None]:
+                        localize_per_query: int, search: SearchIndexParams | None = None) -> dict[str, Threshold | None]:
     """Each localiser's threshold (None: it found nothing, or the groups hold no copy) on a split whose ground truth is known (``queries`` and ``references`` projected, not normalised).
 
     Each group ``(references, queries)`` is searched on its own, its noise bank
@@ -97,7 +98,7 @@ def held_out_thresholds(queries: Descriptors, references: Descriptors, positives
     evaluated split's noise bank is another split); the groups' matches are
     pooled, and so are their copied pairs.
     """
-    from video_similarity.vsc.index import build_index
+    from video_similarity.search_index import build_index
     from video_similarity.vsc.score_norm import normalize_queries, normalize_references
 
     found: dict[str, list[pd.DataFrame]] = {name: [] for name in localizers}
@@ -110,8 +111,8 @@ def held_out_thresholds(queries: Descriptors, references: Descriptors, positives
         refs = Descriptors(references.video_ids[rows], references.timestamps[rows],
                            normalize_references(references.features[rows], references.features[noise]))
         qs = Descriptors(queries.video_ids[q_rows], queries.timestamps[q_rows],
-                         normalize_queries(queries.features[q_rows], references.features[noise], beta))
-        candidates = search_candidates(build_index(refs.features), refs.video_ids, qs, retrieval_per_query, candidates_per_query)
+                         normalize_queries(queries.features[q_rows], references.features[noise], beta, search=search))
+        candidates = search_candidates(build_index(refs.features, search), refs.video_ids, qs, retrieval_per_query, candidates_per_query)
         for name, localizer in localizers.items():
             found[name].append(localize_candidates(localizer, candidates, qs, refs, localize_per_query))
         kept_positives |= {(q, r) for q, r in positives if q in group_queries and r in group_refs}

@@ -23,8 +23,9 @@ import pandas as pd
 
 from video_similarity.descriptors import Descriptors, select
 from video_similarity.errors import UserError
+from video_similarity.params import SearchIndexParams
 from video_similarity.vsc.copies.index import (
-    REFERENCE_COLUMNS, CopyIndex, IndexMissing, build_command, check_stamp, open_index, publish, writer_lock,
+    REFERENCE_COLUMNS, CopyIndex, IndexMissing, build_command, check_stamp, open_index, publish, search_params, writer_lock,
 )
 from video_similarity.vsc.copies.inputs import InputVideo, check_videos
 from video_similarity.vsc.copies.params import FindCopiesParams
@@ -44,6 +45,7 @@ class Settings:
     inference: object  # InferenceParams
     matching: object  # MatchingParams (its tn and network sections configure the localisers)
     launch: dict  # params:launch, run in this process (one video's work is smaller than a worker's start-up)
+    search: SearchIndexParams  # the index every search goes through (the copy index's kind, score normalisation's noise search)
 
     @classmethod
     def from_params(cls, params: dict, in_process: bool = True) -> Settings:
@@ -58,7 +60,8 @@ class Settings:
             launch.update({"nproc_per_node": 1, "nnodes": 1, "rdzv_endpoint": None, "in_process": True})
         return cls(FindCopiesParams.from_params(params.get("find_copies")), PreprocessParams.from_params(params.get("preprocess")),
                    SceneDetectionParams.from_params(params.get("scene_detection")), VideoScoreParams.from_params(params.get("video_score")),
-                   InferenceParams.from_params(params.get("inference")), MatchingParams.from_params(params.get("vsc_matching")), launch)
+                   InferenceParams.from_params(params.get("inference")), MatchingParams.from_params(params.get("vsc_matching")), launch,
+                   SearchIndexParams.from_params(params.get("search_index")))
 
 
 @dataclass(frozen=True)
@@ -276,8 +279,9 @@ def _query_descriptors(videos: list[InputVideo], archives: dict[str, str], model
     noise, beta = models.noise_bank.features, descriptor_settings.beta
     live = ~np.isin(embedded.frames.video_ids, sorted(suppressed))
     frames = embedded.frames
-    return _Queries(Descriptors(searched.video_ids, searched.timestamps, normalize_queries(searched.features, noise, beta, low_score_queries=low)),
-                    Descriptors(frames.video_ids[live], frames.timestamps[live], normalize_queries(frames.features[live], noise, beta)),
+    search = settings.search
+    return _Queries(Descriptors(searched.video_ids, searched.timestamps, normalize_queries(searched.features, noise, beta, low, search)),
+                    Descriptors(frames.video_ids[live], frames.timestamps[live], normalize_queries(frames.features[live], noise, beta, search=search)),
                     suppressed, dict(zip(scores["video_id"], scores["score"])), failed)
 
 
@@ -387,7 +391,7 @@ def _publish_with(folders: Folders, copy_index: CopyIndex, new: pd.DataFrame, ro
                               np.concatenate([p.features for p in parts]))
     dataset_removed = {r for r in removed if r in set(copy_index.references.loc[copy_index.references["origin"] == "dataset", "ref_id"])}
     manifest = {**copy_index.manifest, "removed": sorted(set(copy_index.manifest.get("removed") or ()) | dataset_removed)}
-    return publish(folders.index, manifest, references, descriptors, copy_index.manifest["index_factory"])
+    return publish(folders.index, manifest, references, descriptors, search_params(copy_index.manifest))
 
 
 def build_copy_index(reference_descriptors: Descriptors, dataset_references: pd.DataFrame, thresholds: dict, models: Models,
@@ -423,7 +427,7 @@ def build_copy_index(reference_descriptors: Descriptors, dataset_references: pd.
                                   np.concatenate([base_rows.features, rows.features]))
         manifest = {"stamp": index_stamp(models, settings), "thresholds": thresholds, "removed": sorted(removed),
                     "split": settings.inference.split}
-        version = publish(folders.index, manifest, references, descriptors, settings.inference.index_factory)
+        version = publish(folders.index, manifest, references, descriptors, settings.search)
     log.info("Copy index %s: %d references (%d added by users, %d removed), %d rows", version, len(references), len(added), len(removed),
              len(descriptors))
     return {**manifest, "version": version, "references": len(references), "added": len(added), "rows": len(descriptors),
