@@ -1,6 +1,10 @@
 """The torchrun launcher: command lines, config validation, and a failing worker's traceback."""
 
+import os
+import signal
 import sys
+import threading
+import time
 
 import pytest
 
@@ -49,3 +53,33 @@ def test_a_single_process_worker_fails_the_launch_with_its_traceback(tmp_path):
         launch("tests.workers.failing_worker", {"message": "disk on fire", "rank": 0}, LaunchConfig(), workdir=tmp_path)
     text = str(err.value)
     assert "exit code" in text and "disk on fire" in text and "RuntimeError" in text
+
+
+def test_a_caller_interrupted_alone_stops_its_job_and_every_worker(tmp_path):
+    """A signal to the caller only (not Ctrl-C in a terminal, which reaches torchrun as well) still stops the job's processes."""
+    pids = tmp_path / "pids"
+    pids.mkdir()
+
+    def interrupt_once_started():
+        deadline = time.monotonic() + 120
+        while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_started, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        launch("tests.workers.sleeping_worker", {"pids": str(pids)}, LaunchConfig(nproc_per_node=2), workdir=tmp_path)
+    workers = [int(p.read_text()) for p in pids.iterdir()]
+    assert len(workers) == 2
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in workers)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -108,6 +108,7 @@ NOT_PARAMETERS = {
     "infer_query/nodes.py": ["(vid_score_model or {}).get('skipped', 'train_vid_score has not run')"],  # a manifest's reason
     "retrieval/nodes.py": ["by_label.get(label, [])"],  # an annotation without that label
     "workers/embed.py": ["job.skip.get(name, ())"],  # an encoder no video crashed
+    "workers/decode.py": ["os.environ.get('LOCAL_WORLD_SIZE', '1')"],  # torchrun's ranks on this host; none in process
     "severe/nodes.py": ["options.get('clip_frames', sampling.frames)", "options.get('input_size', sampling.size)",  # the data's geometry
                         "((action_models or {}).get('folds') or {}).get(fold, {})"],  # a fold not trained
 }

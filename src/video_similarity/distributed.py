@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -36,8 +37,12 @@ def choose_device(requested: str, local_rank: int) -> str:
     return f"cuda:{local_rank}"
 
 
-def init_worker(backend: str | None = None, device: str | None = None) -> WorkerContext:
-    """Join the process group torchrun set up (or run alone when there is none)."""
+def init_worker(backend: str | None = None, device: str | None = None, timeout: timedelta | None = None) -> WorkerContext:
+    """Join the process group torchrun set up (or run alone when there is none).
+
+    ``timeout`` bounds each collective (torch's default: 30 minutes for gloo): a worker whose ranks finish
+    their shares hours apart waits longer at its last barrier.
+    """
     import torch
     import torch.distributed as dist
 
@@ -51,7 +56,7 @@ def init_worker(backend: str | None = None, device: str | None = None) -> Worker
     if device.startswith("cuda"):
         torch.cuda.set_device(local_rank)
     if world_size > 1 and not dist.is_initialized():
-        dist.init_process_group(backend=backend)
+        dist.init_process_group(backend=backend, timeout=timeout)
     return WorkerContext(rank, local_rank, world_size, device)
 
 

@@ -21,7 +21,7 @@ from video_similarity.launch import LaunchConfig, launch
 from video_similarity.params import parse
 
 #: The modules whose job classes a spec may name (a spec file is not a way to import anything else).
-JOB_MODULES = ("video_similarity.extraction", "video_similarity.training.tasks.")
+JOB_MODULES = ("video_similarity.extraction", "video_similarity.frames.preprocess_job", "video_similarity.training.tasks.")
 
 
 def to_json(job) -> dict[str, Any]:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections import deque
 from pathlib import Path
 
@@ -58,6 +60,22 @@ def _environment(config: LaunchConfig) -> dict[str, str]:
     return env
 
 
+def _interrupt(process: subprocess.Popen, grace: float = 5.0, stop: float = 30.0) -> None:
+    """Stop the job of an interrupted caller. Ctrl-C in a terminal reaches torchrun too, which stops its workers:
+    it is given ``grace`` seconds (a second signal would cut its shutdown short). A signal to this process alone
+    does not: the job is then sent SIGINT itself (torchrun passes it on), and killed after ``stop`` seconds.
+    Its output is drained meanwhile, so that a full pipe cannot hold it up."""
+    threading.Thread(target=deque, args=(process.stdout, 0), daemon=True).start()
+    for signal_to_send, wait in ((None, grace), (signal.SIGINT, stop), (signal.SIGKILL, None)):
+        if signal_to_send is not None:
+            process.send_signal(signal_to_send)
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def launch(module: str, spec: dict, config: LaunchConfig, workdir: str | Path | None = None) -> None:
     """Run ``module`` under torchrun with ``spec`` (written to a JSON file); raise LaunchError on failure.
 
@@ -72,11 +90,15 @@ def launch(module: str, spec: dict, config: LaunchConfig, workdir: str | Path | 
     log.info("Launching %s", " ".join(command))
     tail: deque[str] = deque(maxlen=60)
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_environment(config), bufsize=1) as process:
-        for line in process.stdout:
-            line = line.rstrip("\n")
-            tail.append(line)
-            if line.strip():
-                log.info("[%s] %s", module.rsplit(".", 1)[-1], line)
+        try:
+            for line in process.stdout:
+                line = line.rstrip("\n")
+                tail.append(line)
+                if line.strip():
+                    log.info("[%s] %s", module.rsplit(".", 1)[-1], line)
+        except KeyboardInterrupt:
+            _interrupt(process)
+            raise
         code = process.wait()
     if code != 0:
         raise LaunchError(f"job {module} failed with exit code {code} (spec {spec_path}):\n" + "\n".join(tail))

@@ -151,8 +151,9 @@ def run_parallel(
     desc: str,
     unit: str = "video",
     on_crash: Callable[[T, str], R] | None = None,
+    progress: bool = True,
 ) -> Iterator[R]:
-    """Yield ``fn(job)`` for every job, in completion order, showing progress.
+    """Yield ``fn(job)`` for every job, in completion order, showing progress (a bar unless ``progress`` is false).
 
     ``fn`` must be a module-level function and jobs must pickle. A job whose
     worker process dies yields ``on_crash(job, reason)`` (without ``on_crash``
@@ -160,7 +161,7 @@ def run_parallel(
     """
     jobs = list(jobs)
     n = worker_count(workers, len(jobs))
-    bar = tqdm(total=len(jobs), desc=desc, unit=unit)
+    bar = tqdm(total=len(jobs), desc=desc, unit=unit, disable=not progress)
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.getsignal(signal.SIGTERM) if main_thread else None
     if main_thread:

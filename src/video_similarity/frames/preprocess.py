@@ -7,19 +7,24 @@ its bytes) is left alone. A video's status and error survive reruns until the
 video itself changes: a partial archive stays "partial" with its error, and a
 failure is remembered beside the archives (``<id>.failed.json``) instead of
 being retried on every run.
+
+The cache rule (:func:`plan`), the decoding with its failure records
+(:func:`decode`) and the report (:func:`summarize`) are also what each rank
+runs under torchrun (``frames.preprocess_job``), so both launchers skip,
+record and report a video alike.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections.abc import Iterable, Iterator
+from contextlib import closing
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
-
-import json
-from contextlib import closing
-from dataclasses import asdict
 
 from video_similarity.atomic import atomic_write
 from video_similarity.frames.archive import ArchiveSettings, is_current, read_meta, source_key
@@ -49,38 +54,62 @@ def preprocess_videos(
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    rows: list[dict] = []
-    tasks: list[Task] = []
-    for video in video_index.itertuples(index=False):
-        path = archive_path(root, video.video_id)
-        meta, record = read_meta(path), _failure(root, video.video_id)  # what an earlier run made of this video
-        try:
-            key = source_key(video.path, known=(meta or {}).get("source_key") or (record or {}).get("source_key"))
-        except FileNotFoundError:
-            rows.append(_failed(root, video.video_id, None, settings, f"{video.path}: file does not exist"))
-            continue
-        except OSError as exc:
-            rows.append(_failed(root, video.video_id, None, settings, f"{video.path}: cannot read the source ({exc.strerror or exc})"))
-            continue
-        if only_missing and (known := _known(video.video_id, path, meta, record, key, settings)) is not None:
-            rows.append(known)
-        else:
-            tasks.append(Task(video.video_id, str(video.path), str(path), settings, key))
+    rows, tasks = plan(zip(video_index["video_id"], video_index["path"]), root, settings, only_missing)
     log.info(
         "Preprocess: %d videos to decode, %d already archived, %d workers, %s",
         len(tasks), len(rows), worker_count(workers, len(tasks)), settings,
     )
     started = time.perf_counter()
+    rows += decode(tasks, root, settings, workers)
+    return summarize(video_index, root, settings, rows, len(tasks), time.perf_counter() - started)
+
+
+def plan(videos: Iterable[tuple[str, str]], root: Path, settings: ArchiveSettings, only_missing: bool) -> tuple[list[dict], list[Task]]:
+    """The cache rule over ``videos`` (id, source): rows of the videos it settles without decoding (a current
+    archive, a remembered failure, a source that cannot be read) and the tasks left to decode.
+
+    Both launchers call it (a torchrun rank on its share), so a video is skipped for the same reasons either way.
+    """
+    rows: list[dict] = []
+    tasks: list[Task] = []
+    for video_id, source in videos:
+        path = archive_path(root, video_id)
+        meta, record = read_meta(path), _failure(root, video_id)  # what an earlier run made of this video
+        try:
+            key = source_key(source, known=(meta or {}).get("source_key") or (record or {}).get("source_key"))
+        except FileNotFoundError:
+            rows.append(_failed(root, video_id, None, settings, f"{source}: file does not exist"))
+            continue
+        except OSError as exc:
+            rows.append(_failed(root, video_id, None, settings, f"{source}: cannot read the source ({exc.strerror or exc})"))
+            continue
+        if only_missing and (known := _known(video_id, path, meta, record, key, settings)) is not None:
+            rows.append(known)
+        else:
+            tasks.append(Task(video_id, str(source), str(path), settings, key))
+    return rows, tasks
+
+
+def decode(tasks: list[Task], root: Path, settings: ArchiveSettings, workers: int | None, progress: bool = True) -> Iterator[dict]:
+    """Each task's manifest row, decoded in a pool of ``workers`` processes (completion order; a bar if ``progress``).
+
+    A row is yielded once its video is settled on disk: the archive written
+    (atomically, by the worker), a failure remembered or an old one cleared.
+    """
     keys = {t.video_id: t.source_key for t in tasks}
-    with closing(run_parallel(run_task, tasks, workers, desc="preprocess", on_crash=_crashed)) as results:
+    with closing(run_parallel(run_task, tasks, workers, desc="preprocess", on_crash=_crashed, progress=progress)) as results:
         for row in results:
             if row["status"] == "failed":
                 remember = row.pop("remember", True)
                 row = _failed(root, row["video_id"], keys.get(row["video_id"]) if remember else None, settings, row["error"])
             else:
                 _failure_record(root, row["video_id"]).unlink(missing_ok=True)
-            rows.append(row)
-    elapsed = time.perf_counter() - started
+            yield row
+
+
+def summarize(video_index: pd.DataFrame, root: Path, settings: ArchiveSettings, rows: list[dict], decoded: int,
+              elapsed: float) -> tuple[pd.DataFrame, dict]:
+    """The manifest of ``rows`` in the index's order and the run's report; failures are logged."""
     manifest = _manifest(video_index, rows)
     failed = manifest[manifest["status"] == "failed"]
     for row in failed.itertuples(index=False):
@@ -89,7 +118,7 @@ def preprocess_videos(
         "settings": asdict(settings),
         "archive_root": str(root),
         "counts": manifest["status"].value_counts().to_dict(),
-        "decoded_videos": len(tasks),
+        "decoded_videos": decoded,
         "elapsed_seconds": round(elapsed, 3),
         "failed": failed[["video_id", "error"]].to_dict("records"),
         "partial": manifest.loc[manifest["status"] == "partial", ["video_id", "error"]].to_dict("records"),

@@ -8,7 +8,7 @@ def create_pipeline(**kwargs) -> Pipeline:
         [
             node(
                 decode_to_archives,
-                ["video_index", "frame_archive_store", "params:preprocess"],
+                ["video_index", "frame_archive_store", "params:preprocess", "params:launch"],
                 ["frame_archives", "preprocess_report"],
                 name="decode_to_archives",
             ),
