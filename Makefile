@@ -20,7 +20,7 @@ help:
 	@echo "make test   - create .venv if missing, run the test suite"
 	@echo "make viz    - open kedro-viz on the project's pipelines"
 	@echo "make notebook - install Jupyter Lab into .venv and open the notebooks with the catalog loaded"
-	@echo "make bench  - preprocess and extraction throughput next to plain PyAV decoding; evaluator time; Chamfer throughput at FIVR-5K scale; TVN-1 CPU latency per clip; localisation time per candidate pair (TN, the alignment network); kedro find-copies on a 10-s and a 60-s video (after make demo)"
+	@echo "make bench  - preprocess and extraction throughput next to plain PyAV decoding; evaluator time; Chamfer throughput at FIVR-5K scale; prefilter + re-rank over FIVR-200K (100 x 225,960 videos); exact against approximate candidate search at 200K x 20K rows and the approximate one at VSC size; TVN-1 CPU latency per clip; localisation time per candidate pair (TN, the alignment network); kedro find-copies on a 10-s and a 60-s video (after make demo)"
 	@echo "make soak   - preprocess over good and broken videos, stopped at random points by SIGINT / SIGTERM / SIGKILL and resumed (docs/reliability.md)"
 
 install: $(STAMP)
@@ -60,6 +60,8 @@ bench: install
 	$(BIN)/python benchmarks/bench_preprocess.py
 	$(BIN)/python benchmarks/bench_extraction.py
 	$(BIN)/python benchmarks/bench_chamfer.py
+	$(BIN)/python benchmarks/bench_chamfer.py --fivr200k
+	$(BIN)/python benchmarks/bench_search.py --refs 200000 --queries 20000 --vsc-estimate --json data/08_reporting/bench/search.json
 	$(BIN)/python benchmarks/bench_tvn.py
 	$(BIN)/python benchmarks/bench_localization.py
 	$(BIN)/python benchmarks/bench_find_copies.py

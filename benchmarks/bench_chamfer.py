@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 METHODS = ("video_level", "chamfer", "symmetric_chamfer", "topk_chamfer")
 
@@ -73,6 +74,101 @@ def worker(folder: Path, method: str, k: int, chunk_frames: int) -> None:
     }))
 
 
+FIVR200K_VIDEOS = 225_960
+POOL_ROWS = 1 << 20  # unit rows the synthetic FIVR-200K videos are cut from (the cost depends only on the shapes)
+
+
+def fivr_lengths(n: int, rng: np.random.Generator) -> np.ndarray:
+    """Frames per video at 1 fps, drawn like FIVR's durations: log-normal around 100 s, 10 s to 10 min."""
+    return np.clip(np.rint(rng.lognormal(np.log(85.0), 0.6, size=n)), 10, 600).astype(np.int64)
+
+
+def make_fivr200k(folder: Path, queries: int, videos: int, dim: int, storage: str, rng: np.random.Generator) -> dict:
+    """The database as the pipeline stores it (retrieval/shards.py), the queries as float32 .npy files."""
+    from video_similarity.retrieval.shards import write_shards
+
+    pool = rng.standard_normal((POOL_ROWS, dim), dtype=np.float32)
+    pool /= np.linalg.norm(pool, axis=1, keepdims=True)
+    lengths = fivr_lengths(videos + queries, rng)
+
+    def cut(n: int) -> np.ndarray:
+        start = int(rng.integers(0, POOL_ROWS - n))
+        return pool[start : start + n]
+
+    meta = write_shards(folder / "shards", ((f"V{i:06d}", cut(int(n))) for i, n in enumerate(tqdm(lengths[:videos], desc="writing shards"))), storage)
+    np.save(folder / "queries.npy", np.concatenate([cut(int(n)) for n in lengths[videos:]]))
+    np.save(folder / "queries_lengths.npy", lengths[videos:])
+    return meta
+
+
+def rerank_worker(folder: Path, method: str, k: int, fraction: float, top_n: int | None) -> None:
+    """Prefilter + re-rank of the saved queries against the shards; prints one JSON line."""
+    from video_similarity.metrics.similarity import pair_similarity
+    from video_similarity.retrieval.rerank import prefilter_rerank, rerank_count
+    from video_similarity.retrieval.shards import FrameShards
+
+    queries = load_videos(folder / "queries", "Q")
+    shards = FrameShards.open(folder / "shards")
+    started = time.perf_counter()
+    scores = prefilter_rerank(queries, shards, method, k, fraction, top_n, progress=True)
+    seconds = time.perf_counter() - started
+    checks = []
+    for q in list(queries)[:3]:  # the best-ranked video of a query carries its frame-level score
+        best = max(scores[q], key=scores[q].get)
+        checks.append(abs(scores[q][best] - pair_similarity(queries[q], shards.rows(shards.video_ids.index(best)), method, k)))
+    print(json.dumps({"seconds": round(seconds, 2), "reranked_per_query": rerank_count(len(shards), fraction, top_n),
+                      "peak_rss_mib": round(peak_rss_mib(), 1), "max_abs_error_vs_pair_similarity": float(f"{max(checks):.2e}")}))
+
+
+def fivr200k(args) -> None:
+    """100 queries x 225,960 videos: prefilter + re-rank at conf/base's fraction, next to exhaustive Chamfer timed on a 1% sample."""
+    import yaml
+
+    similarity = yaml.safe_load((Path(__file__).resolve().parents[1] / "conf/base/parameters_retrieval.yml").read_text())["retrieval"]["similarity"]
+    fraction = args.fraction if args.fraction is not None else similarity["rerank_fraction"]
+    top_n, storage = similarity["rerank_top_n"], similarity["rerank_storage"]
+    work = Path(tempfile.mkdtemp(prefix="bench_fivr200k_"))
+    try:
+        rng = np.random.default_rng(args.seed)
+        started = time.perf_counter()
+        meta = make_fivr200k(work, args.queries, args.videos, args.dim, storage, rng)
+        made = time.perf_counter() - started
+        print(f"FIVR-200K-sized database: {meta['videos']:,} videos, {meta['rows']:,} frames, {storage} shards "
+              f"({sum(p.stat().st_size for p in (work / 'shards').glob('shard_*.npy')) / 2**30:.1f} GiB), made in {made:.0f} s", flush=True)
+        command = [sys.executable, __file__, "--rerank-worker", str(work), "chamfer", "--k", str(args.k), "--fraction", str(fraction)]
+        if top_n is not None:
+            command += ["--top-n", str(top_n)]
+        rerank = json.loads(subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout.strip().splitlines()[-1])
+        # exhaustive Chamfer on a 1% sample of the same database, scaled to the whole: what the re-ranking replaces
+        sample = max(1, args.videos // 100)
+        shutil.rmtree(work / "sample", ignore_errors=True)
+        (work / "sample").mkdir()
+        from video_similarity.retrieval.shards import FrameShards
+
+        shards = FrameShards.open(work / "shards")
+        rows = [shards.rows(i) for i in range(sample)]
+        np.save(work / "sample" / "database.npy", np.concatenate(rows))
+        np.save(work / "sample" / "database_lengths.npy", np.array([len(r) for r in rows]))
+        shutil.copy(work / "queries.npy", work / "sample" / "queries.npy")
+        shutil.copy(work / "queries_lengths.npy", work / "sample" / "queries_lengths.npy")
+        out = subprocess.run([sys.executable, __file__, "--worker", str(work / "sample"), "chamfer", "--k", str(args.k)],
+                             check=True, stdout=subprocess.PIPE, text=True).stdout
+        exhaustive = json.loads(out.strip().splitlines()[-1])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    estimate = args.queries * args.videos / exhaustive["pairs_per_second"]
+    result = {"queries": args.queries, "videos": args.videos, "database_frames": meta["rows"], "storage": storage, "fraction": fraction,
+              "top_n": top_n, "prefilter_rerank": rerank, "exhaustive_chamfer_sample": {"videos": sample, **exhaustive},
+              "exhaustive_chamfer_estimate_s": round(estimate, 1)}
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(json.dumps(result, indent=2))
+    print(f"\nFIVR-200K case: {args.queries} queries x {args.videos:,} videos ({meta['rows']:,} frames, {storage}): prefilter + re-rank "
+          f"(chamfer on the top {fraction:g}, {rerank['reranked_per_query']:,} videos per query) {rerank['seconds']:.0f} s, peak RSS "
+          f"{rerank['peak_rss_mib'] / 1024:.2f} GiB; exhaustive Chamfer estimated at {estimate / 60:.0f} min from a {sample:,}-video sample "
+          f"({exhaustive['pairs_per_second']:.0f} pairs/s)")
+    print(f"written to {args.output}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--queries", type=int, default=50)
@@ -86,10 +182,23 @@ def main() -> None:
     parser.add_argument("--chunk-frames", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--output", default="data/08_reporting/bench/chamfer.json")
+    parser.add_argument("--fivr200k", action="store_true", help="the FIVR-200K case: prefilter + re-rank over 225,960 videos (100 queries)")
+    parser.add_argument("--fraction", type=float, default=None, help="--fivr200k: the re-ranked share (default: conf/base's)")
     parser.add_argument("--worker", nargs=2, metavar=("FOLDER", "METHOD"), help=argparse.SUPPRESS)
+    parser.add_argument("--rerank-worker", nargs=2, metavar=("FOLDER", "METHOD"), help=argparse.SUPPRESS)
+    parser.add_argument("--top-n", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(Path(args.worker[0]), args.worker[1], args.k, args.chunk_frames)
+        return
+    if args.rerank_worker:
+        rerank_worker(Path(args.rerank_worker[0]), args.rerank_worker[1], args.k, args.fraction, args.top_n)
+        return
+    if args.fivr200k:
+        args.queries = 100 if args.queries == 50 else args.queries
+        args.videos = FIVR200K_VIDEOS if args.videos == 5000 else args.videos
+        args.output = args.output.replace("chamfer.json", "chamfer_fivr200k.json")
+        fivr200k(args)
         return
     if args.quick:
         args.videos = 500

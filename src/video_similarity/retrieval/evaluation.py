@@ -15,18 +15,7 @@ def score_similarities(similarities: dict, ground_truth: dict, features: dict, i
     rows = []
     for entry in similarities.values():
         scores = json.loads(Path(entry["path"]).read_text())
-        if benchmark == "fivr":
-            from video_similarity.metrics.fivr import evaluate_fivr
-
-            available = None
-            if all_db == "available":
-                everything = set(ground_truth["queries"]) | set(ground_truth["database"])
-                available = everything - set(entry["videos_without_features"]) - set(_missing(ingest_report))
-            metrics = evaluate_fivr(scores, ground_truth["annotation"], ground_truth["queries"], ground_truth["database"], available=available)
-        else:
-            from video_similarity.metrics.cc_web import evaluate_cc_web, load_ground_truth
-
-            metrics = evaluate_cc_web(scores, load_ground_truth(ground_truth["ground_truth_file"]))
+        metrics = benchmark_metrics(scores, ground_truth, ingest_report, all_db, entry["videos_without_features"])
         info = features[entry["encoder"]]
         rows.append({
             "encoder": entry["encoder"], "weights": info["weights"], "options": info.get("options") or {}, "similarity": entry["similarity"],
@@ -50,6 +39,12 @@ def score_similarities(similarities: dict, ground_truth: dict, features: dict, i
             "all_db convention: " + ("'all' (database + queries of the subset; missing videos count as misses)" if all_db == "all"
                                      else "'available only' (all_db restricted to videos that were decoded, as ViSiL does)")
         )
+    reranked = [entry["rerank"] for entry in similarities.values() if entry.get("rerank")]
+    if reranked:
+        r = reranked[0]
+        notes.append(f"'re-ranked' rows (Distill-and-Select): every pair scored video-level (mean-pooled rows), then the frame-level similarity "
+                     f"only for each query's top {r['fraction']:g} of the database, at least {r['top_n']} videos: {r['videos']} of "
+                     f"{r['database']} per query here (features stored as {r['storage']}); the others rank below in video-level order")
     notes.append("weights 'none (random init ...)' means no local checkpoint was configured: figures show the pipeline, not the published model")
     results = {
         "benchmark": benchmark,
@@ -63,6 +58,21 @@ def score_similarities(similarities: dict, ground_truth: dict, features: dict, i
         "anchors": FIVR_ANCHORS + NOTES_ANCHORS if benchmark == "fivr" else [],
     }
     return results
+
+
+def benchmark_metrics(scores: dict, ground_truth: dict, ingest_report: dict, all_db: str, without_features) -> dict:
+    """One similarity mapping's figures by the benchmark's evaluator (FIVR: DSVR / CSVR / ISVR mAP; CC_WEB_VIDEO: its four mAPs)."""
+    if ground_truth["benchmark"] == "fivr":
+        from video_similarity.metrics.fivr import evaluate_fivr
+
+        available = None
+        if all_db == "available":
+            everything = set(ground_truth["queries"]) | set(ground_truth["database"])
+            available = everything - set(without_features) - set(_missing(ingest_report))
+        return evaluate_fivr(scores, ground_truth["annotation"], ground_truth["queries"], ground_truth["database"], available=available)
+    from video_similarity.metrics.cc_web import evaluate_cc_web, load_ground_truth
+
+    return evaluate_cc_web(scores, load_ground_truth(ground_truth["ground_truth_file"]))
 
 
 def _missing(ingest_report: dict) -> list[str]:

@@ -82,3 +82,29 @@ def results_markdown(results: dict) -> str:
         for row in results["anchors"]:
             lines.append(f"| {row['method']} | {row['dataset']} | " + " | ".join(_fmt(row[c]) for c in columns) + " |")
     return "\n".join(lines) + "\n"
+
+
+def tradeoff_figure(curves: dict, columns: tuple[str, ...]):
+    """One panel per metric: mAP against the share of the database re-ranked per query (log scale), a line per encoder."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 3.6), sharey=True, squeeze=False)
+    for ax, column in zip(axes[0], columns):
+        for encoder, curve in curves.items():
+            points = [p for p in curve["points"] if p.get(column) is not None]
+            ax.plot([p["fraction"] for p in points], [p[column] for p in points], marker="o", label=f"{encoder} ({curve['method']})")
+        ax.set_xscale("log")
+        ax.set_xlabel("share of the database re-ranked per query")
+        ax.set_title(f"{column} mAP")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("mAP")
+    if curves:
+        axes[0][-1].legend(fontsize=6, loc="lower right")
+    else:
+        axes[0][0].text(0.5, 0.5, "re-ranking is off (retrieval.similarity.rerank_fraction: null)", ha="center", transform=axes[0][0].transAxes)
+    fig.suptitle("Prefilter (video-level) + re-rank (frame-level): mAP against the re-ranked share (DnS trade-off)")
+    fig.tight_layout()
+    return fig

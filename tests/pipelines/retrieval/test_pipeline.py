@@ -15,6 +15,7 @@ from tests.pipelines.conftest import REPO, execute_notebook, latest_results
 
 DATA = Path("data")
 METHODS = {"video_level", "chamfer", "symmetric_chamfer", "topk_chamfer"}
+RERANKED = {"chamfer re-ranked", "symmetric_chamfer re-ranked", "topk_chamfer re-ranked"}
 
 
 def configured_encoders() -> set[str]:
@@ -27,7 +28,7 @@ def configured_encoders() -> set[str]:
 def test_every_encoder_and_similarity_is_scored(retrieval_run):
     results = latest_results(retrieval_run)
     expected = configured_encoders() | {"video_transformer"}
-    assert {(r["encoder"], r["similarity"]) for r in results["rows"]} == {(e, m) for e in expected for m in METHODS}
+    assert {(r["encoder"], r["similarity"]) for r in results["rows"]} == {(e, m) for e in expected for m in METHODS | RERANKED}
     for row in results["rows"]:
         assert all(0.0 <= row[t] <= 1.0 for t in ("DSVR", "CSVR", "ISVR")), row
         assert row["n_queries"] == 3
@@ -37,6 +38,29 @@ def test_every_encoder_and_similarity_is_scored(retrieval_run):
     assert table.count("\n| ") >= len(results["rows"]) and "Frame-level against video-level" in table
     index = pd.read_parquet(retrieval_run / DATA / "02_intermediate/test/retrieval/video_index.parquet")
     assert set(index["split"]) == {"eval", "train"} and (index["role"] == "query").sum() == 3
+
+
+def test_reranking_the_small_demo_whole_scores_as_the_exhaustive_similarity(retrieval_run):
+    """The demo's database is below rerank_top_n, so every video is re-ranked: the float16 shards cost at most their precision."""
+    rows = {(r["encoder"], r["similarity"]): r for r in latest_results(retrieval_run)["rows"]}
+    for (encoder, similarity), row in rows.items():
+        if similarity.endswith(" re-ranked"):
+            exhaustive = rows[(encoder, similarity.removesuffix(" re-ranked"))]
+            for task in ("DSVR", "CSVR", "ISVR"):
+                assert abs(row[task] - exhaustive[task]) <= 0.005, (encoder, similarity, task)
+
+
+def test_the_tradeoff_curve_ends_at_the_exhaustive_figures(retrieval_run):
+    reporting = retrieval_run / DATA / "08_reporting/test"
+    curve = json.loads(sorted((reporting / "retrieval_rerank_curve.json").glob("*/retrieval_rerank_curve.json"))[-1].read_text())
+    assert sorted((reporting / "retrieval_rerank_curve.png").glob("*/retrieval_rerank_curve.png"))
+    rows = {(r["encoder"], r["similarity"]): r for r in latest_results(retrieval_run)["rows"]}
+    for encoder, entry in curve["curves"].items():
+        fractions = [p["fraction"] for p in entry["points"]]
+        assert fractions == sorted(fractions) and fractions[-1] == 1.0
+        whole = entry["points"][-1]
+        assert abs(whole["DSVR"] - rows[(encoder, entry["method"])]["DSVR"]) <= 0.005
+        assert whole["videos"] == curve["database"]  # the test demo: no video without features
 
 
 def test_frame_level_beats_video_level_on_dsvr(retrieval_run):

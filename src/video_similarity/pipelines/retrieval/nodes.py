@@ -24,7 +24,7 @@ from video_similarity.jobs import run_job
 from video_similarity.models.registry import EncoderSpec, parse_encoders
 from video_similarity.pipelines.retrieval.params import RetrievalParams, WhiteningParams
 from video_similarity.pipelines.preprocess.params import PreprocessParams
-from video_similarity.retrieval.features import load_features
+from video_similarity.retrieval.features import iter_features, load_features
 from video_similarity.training.tasks.video_transformer import VideoTransformerJob
 
 log = logging.getLogger(__name__)
@@ -201,26 +201,98 @@ def encode_with_video_encoder(
 # ------------------------------------------------------------------ similarity and evaluation
 
 
-def compute_similarities(video_index: pd.DataFrame, features: dict, retrieval: dict, folder: Directory) -> dict:
-    """Every encoder x similarity as ``{query: {video: score}}`` JSON (the evaluator CLIs' input)."""
-    from video_similarity.metrics.similarity import similarity_matrix, to_json_ready
+def _evaluated(video_index: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """The eval split's query ids and target ids (database and queries: all_db holds both)."""
+    eval_rows = video_index[video_index["split"] == "eval"]
+    return eval_rows.loc[eval_rows["role"] == "query", "video_id"].tolist(), eval_rows["video_id"].tolist()
+
+
+def pack_database_shards(video_index: pd.DataFrame, features: dict, retrieval: dict, store: Directory) -> dict:
+    """Each encoder's evaluated videos' frame features as memory-mapped shards (``rerank_storage``), the re-ranking's database.
+
+    A stamped folder per encoder: remade when a feature item or the storage changes, else reused.
+    """
+    from video_similarity.cache import item_path
+    from video_similarity.retrieval.shards import META, write_shards
 
     params = RetrievalParams.from_params(retrieval).similarity
-    eval_rows = video_index[video_index["split"] == "eval"]
-    query_ids = eval_rows.loc[eval_rows["role"] == "query", "video_id"].tolist()
-    target_ids = eval_rows["video_id"].tolist()  # database and queries: all_db holds both
+    if params.rerank_fraction is None:
+        return {}
+    _, target_ids = _evaluated(video_index)
     manifest = {}
     for encoder, info in features.items():
-        targets, absent = load_features(info["folder"], target_ids)
-        queries = {q: targets[q] for q in query_ids if q in targets}
-        for method in params.methods:
-            scores = similarity_matrix(queries, targets, method, k=params.topk, chunk_frames=params.chunk_frames)
-            path = folder.path / f"{encoder}__{method}.json"
-            text = json.dumps(to_json_ready(scores)).encode()
-            atomic_write(path, lambda handle: handle.write(text))
-            manifest[f"{encoder}__{method}"] = {"encoder": encoder, "similarity": method, "path": str(path), "videos_without_features": absent}
-        log.info("%s: similarities of %d queries x %d videos (%d without features)", encoder, len(queries), len(targets), len(absent))
+        folder = store.path / encoder
+        items = {v: item_path(info["folder"], v) for v in target_ids if item_path(info["folder"], v).is_file()}
+        if not open_stamped(folder, {"storage": params.rerank_storage, "items": inputs_digest(items)}) or not (folder / META).is_file():
+            absent: list[str] = []
+            meta = write_shards(folder, iter_features(info["folder"], target_ids, absent), params.rerank_storage)
+            log.info("%s: %d videos (%d frames) stored as %s shards", encoder, meta["videos"], meta["rows"], params.rerank_storage)
+        manifest[encoder] = {"folder": str(folder), **json.loads((folder / META).read_text())}
     return manifest
+
+
+def compute_similarities(video_index: pd.DataFrame, features: dict, shards: dict, retrieval: dict, folder: Directory) -> dict:
+    """Every encoder x similarity as ``{query: {video: score}}`` JSON (the evaluator CLIs' input), exhaustive and re-ranked."""
+    from video_similarity.metrics.similarity import similarity_matrix, to_json_ready
+    from video_similarity.retrieval.rerank import prefilter_rerank, rerank_count
+    from video_similarity.retrieval.shards import FrameShards
+
+    params = RetrievalParams.from_params(retrieval).similarity
+    query_ids, target_ids = _evaluated(video_index)
+    manifest = {}
+
+    def save(encoder: str, similarity: str, scores: dict, absent: list[str], **extra) -> None:
+        path = folder.path / f"{encoder}__{similarity.replace(' ', '_')}.json"
+        text = json.dumps(to_json_ready(scores)).encode()
+        atomic_write(path, lambda handle: handle.write(text))
+        manifest[f"{encoder}__{similarity}"] = {"encoder": encoder, "similarity": similarity, "path": str(path), "videos_without_features": absent,
+                                                **extra}
+
+    for encoder, info in features.items():
+        queries, absent = load_features(info["folder"], query_ids)
+        if params.methods:  # exhaustive: every query x every target
+            targets, absent = load_features(info["folder"], target_ids)
+            for method in params.methods:
+                save(encoder, method, similarity_matrix(queries, targets, method, k=params.topk, chunk_frames=params.chunk_frames), absent)
+            log.info("%s: similarities of %d queries x %d videos (%d without features)", encoder, len(queries), len(targets), len(absent))
+        if encoder in shards:
+            database = FrameShards.open(shards[encoder]["folder"])
+            absent = sorted(set(target_ids) - set(database.video_ids))
+            count = rerank_count(len(database), params.rerank_fraction, params.rerank_top_n)
+            for method in params.rerank_methods:
+                scores = prefilter_rerank(queries, database, method, params.topk, params.rerank_fraction, params.rerank_top_n)
+                save(encoder, f"{method} re-ranked", scores, absent,
+                     rerank={"fraction": params.rerank_fraction, "top_n": params.rerank_top_n, "videos": count, "database": len(database),
+                             "storage": params.rerank_storage})
+    return manifest
+
+
+def rerank_tradeoff(video_index: pd.DataFrame, features: dict, shards: dict, ground_truth: dict, ingest_report: dict, retrieval: dict):
+    """mAP against the re-ranked fraction (DnS's trade-off curve) of each encoder's first re-ranked method: the figures and their plot."""
+    from video_similarity.retrieval.rerank import prefilter_rerank, rerank_count
+    from video_similarity.retrieval.evaluation import benchmark_metrics
+    from video_similarity.retrieval.report import metric_columns, tradeoff_figure
+    from video_similarity.retrieval.shards import FrameShards
+
+    config = RetrievalParams.from_params(retrieval)
+    params, columns = config.similarity, metric_columns(ground_truth["benchmark"])
+    if not shards or not params.rerank_methods:
+        return {"curves": {}}, tradeoff_figure({}, columns)
+    query_ids, target_ids = _evaluated(video_index)
+    method = params.rerank_methods[0]
+    curves = {}
+    for encoder, entry in shards.items():
+        queries, _ = load_features(features[encoder]["folder"], query_ids)
+        database = FrameShards.open(entry["folder"])
+        absent = sorted(set(target_ids) - set(database.video_ids))
+        points = []
+        for fraction in sorted(set(params.rerank_curve)):
+            scores = prefilter_rerank(queries, database, method, params.topk, fraction, None, progress=False)
+            metrics = benchmark_metrics(scores, ground_truth, ingest_report, config.all_db, absent)
+            points.append({"fraction": fraction, "videos": rerank_count(len(database), fraction, None),
+                           **{c: None if metrics[c] is None else float(metrics[c]) for c in columns}})
+        curves[encoder] = {"method": method, "points": points}
+    return {"curves": curves, "database": len(target_ids)}, tradeoff_figure(curves, columns)
 
 
 def evaluate_retrieval(similarities: dict, ground_truth: dict, features: dict, ingest_report: dict, retrieval: dict) -> tuple[dict, str]:

@@ -63,6 +63,11 @@ class SimilarityParams:
     methods: tuple[str, ...] = ("video_level", "chamfer", "symmetric_chamfer", "topk_chamfer")
     topk: int = 3  # top-k Chamfer (3D-CSL)
     chunk_frames: int = 20000  # database frames per chunk: bounds memory, speed is the same
+    rerank_fraction: float | None = 0.05  # DnS: frame-level methods again on each query's top share by video-level score; null: off
+    rerank_top_n: int | None = 100  # ... at least this many videos per query (a small database is re-ranked whole)
+    rerank_methods: tuple[str, ...] = ("chamfer", "symmetric_chamfer", "topk_chamfer")  # re-ranked even when `methods` leaves them out
+    rerank_storage: str = "float16"  # float32 | float16 | int8: the database shards' rows (retrieval/shards.py)
+    rerank_curve: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)  # fractions of the trade-off plot (no floor)
 
     @classmethod
     def from_params(cls, params: dict | None) -> "SimilarityParams":

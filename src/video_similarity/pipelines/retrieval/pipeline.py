@@ -2,6 +2,8 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from video_similarity.pipelines.retrieval.nodes import (
     compute_similarities,
+    pack_database_shards,
+    rerank_tradeoff,
     decode_retrieval_videos,
     encode_with_video_encoder,
     evaluate_retrieval,
@@ -57,10 +59,23 @@ def create_pipeline(**kwargs) -> Pipeline:
                 name="encode_with_video_encoder",
             ),
             node(
+                pack_database_shards,
+                ["retrieval_video_index", "retrieval_feature_manifest", "params:retrieval", "retrieval_shard_store"],
+                "retrieval_database_shards",
+                name="pack_database_shards",
+            ),
+            node(
                 compute_similarities,
-                ["retrieval_video_index", "retrieval_feature_manifest", "params:retrieval", "retrieval_similarity_store"],
+                ["retrieval_video_index", "retrieval_feature_manifest", "retrieval_database_shards", "params:retrieval", "retrieval_similarity_store"],
                 "retrieval_similarities",
                 name="compute_similarities",
+            ),
+            node(
+                rerank_tradeoff,
+                ["retrieval_video_index", "retrieval_feature_manifest", "retrieval_database_shards", "retrieval_ground_truth",
+                 "retrieval_ingest_report", "params:retrieval"],
+                ["retrieval_rerank_curve", "retrieval_rerank_plot"],
+                name="rerank_tradeoff",
             ),
             node(
                 evaluate_retrieval,

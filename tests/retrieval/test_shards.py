@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+
+from video_similarity.metrics.similarity import l2_normalize
+from video_similarity.retrieval.shards import FrameShards, write_shards
+
+
+def _videos(seed=0, n=7, dim=16):
+    rng = np.random.default_rng(seed)
+    return [(f"v{i}", l2_normalize(rng.normal(size=(int(rng.integers(1, 9)), dim)))) for i in range(n)]
+
+
+@pytest.mark.parametrize(("storage", "tolerance"), [("float32", 0.0), ("float16", 1e-3), ("int8", 1 / 127)])
+def test_rows_read_back_as_stored_within_the_storage_precision(tmp_path, storage, tolerance):
+    videos = _videos()
+    meta = write_shards(tmp_path, iter(videos), storage, shard_rows=10)  # small shards: several of them, no video split
+    shards = FrameShards.open(tmp_path)
+    assert meta["shards"] > 1 and meta["rows"] == sum(len(rows) for _, rows in videos)
+    assert shards.video_ids == [v for v, _ in videos]
+    for i, (_, rows) in enumerate(videos):
+        np.testing.assert_allclose(shards.rows(i), rows, atol=tolerance)
+        np.testing.assert_allclose(shards.video_vectors[i], l2_normalize(rows.mean(axis=0)), atol=1e-6)
+
+
+def test_blocks_cover_every_video_once_in_storage_order(tmp_path):
+    videos = _videos(1, n=12)
+    write_shards(tmp_path, iter(videos), "float32", shard_rows=20)
+    shards = FrameShards.open(tmp_path)
+    seen = []
+    for first, last, rows in shards.blocks(9):
+        assert len(rows) == shards.length[first:last].sum()
+        seen += list(range(first, last))
+    assert seen == list(range(len(videos)))
+
+
+def test_an_unfinished_folder_is_refused_naming_it(tmp_path):
+    write_shards(tmp_path, iter(_videos()), "float16")
+    (tmp_path / "meta.json").unlink()
+    with pytest.raises(FileNotFoundError, match="no complete frame shards"):
+        FrameShards.open(tmp_path)
+
+
+def test_an_unknown_storage_names_the_setting(tmp_path):
+    with pytest.raises(ValueError, match="rerank_storage 'bfloat16'"):
+        write_shards(tmp_path, iter(_videos()), "bfloat16")
