@@ -213,7 +213,7 @@ def pack_database_shards(video_index: pd.DataFrame, features: dict, retrieval: d
     A stamped folder per encoder: remade when a feature item or the storage changes, else reused.
     """
     from video_similarity.cache import item_path
-    from video_similarity.retrieval.shards import META, write_shards
+    from video_similarity.retrieval.shards import FORMAT, META, write_shards
 
     params = RetrievalParams.from_params(retrieval).similarity
     if params.rerank_fraction is None:
@@ -223,7 +223,7 @@ def pack_database_shards(video_index: pd.DataFrame, features: dict, retrieval: d
     for encoder, info in features.items():
         folder = store.path / encoder
         items = {v: item_path(info["folder"], v) for v in target_ids if item_path(info["folder"], v).is_file()}
-        if not open_stamped(folder, {"storage": params.rerank_storage, "items": inputs_digest(items)}) or not (folder / META).is_file():
+        if not open_stamped(folder, {"format": FORMAT, "storage": params.rerank_storage, "items": inputs_digest(items)}) or not (folder / META).is_file():
             absent: list[str] = []
             meta = write_shards(folder, iter_features(info["folder"], target_ids, absent), params.rerank_storage)
             log.info("%s: %d videos (%d frames) stored as %s shards", encoder, meta["videos"], meta["rows"], params.rerank_storage)
