@@ -57,7 +57,7 @@ soak: install
 	$(BIN)/python benchmarks/soak_preprocess.py --videos 40 --interruptions 8
 
 bench: install
-	$(BIN)/python benchmarks/bench_preprocess.py
+	$(BIN)/python benchmarks/bench_preprocess.py --ranks 1 2
 	$(BIN)/python benchmarks/bench_extraction.py
 	$(BIN)/python benchmarks/bench_chamfer.py
 	$(BIN)/python benchmarks/bench_chamfer.py --fivr200k

@@ -32,11 +32,15 @@ def resolved_kind(params: SearchIndexParams, rows: int) -> str:
 
 
 def ivf_lists(params: SearchIndexParams, rows: int) -> int:
-    """IVF's list count: ``nlist``, or 4 sqrt(rows) rounded to a power of two; never more than rows / 8."""
+    """IVF's list count: ``nlist``, or 2 sqrt(rows) rounded to a power of two; never more than rows / 8.
+
+    faiss suggests 4 to 16 sqrt(rows); on 2 cores training the lists (k-means) and assigning every
+    row to one costs more than the search itself at that count, so the default takes half the least.
+    """
     if params.nlist is not None:
         wanted = params.nlist
     else:
-        wanted = 2 ** round(math.log2(max(4 * math.sqrt(max(rows, 1)), 1)))
+        wanted = 2 ** round(math.log2(max(2 * math.sqrt(max(rows, 1)), 1)))
     return int(max(1, min(wanted, rows // 8 or 1)))
 
 

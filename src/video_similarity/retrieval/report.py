@@ -91,18 +91,20 @@ def tradeoff_figure(curves: dict, columns: tuple[str, ...]):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns), 3.6), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(columns), figsize=(4.2 * len(columns) + 2.6, 3.8), sharey=True, squeeze=False)
+    colours = plt.get_cmap("tab20").colors
     for ax, column in zip(axes[0], columns):
-        for encoder, curve in curves.items():
+        for k, (encoder, curve) in enumerate(curves.items()):
             points = [p for p in curve["points"] if p.get(column) is not None]
-            ax.plot([p["fraction"] for p in points], [p[column] for p in points], marker="o", label=f"{encoder} ({curve['method']})")
+            ax.plot([p["fraction"] for p in points], [p[column] for p in points], marker="o", markersize=3, color=colours[k % len(colours)],
+                    label=f"{encoder} ({curve['method']})")
         ax.set_xscale("log")
         ax.set_xlabel("share of the database re-ranked per query")
         ax.set_title(f"{column} mAP")
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("mAP")
     if curves:
-        axes[0][-1].legend(fontsize=6, loc="lower right")
+        axes[0][-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     else:
         axes[0][0].text(0.5, 0.5, "re-ranking is off (retrieval.similarity.rerank_fraction: null)", ha="center", transform=axes[0][0].transAxes)
     fig.suptitle("Prefilter (video-level) + re-rank (frame-level): mAP against the re-ranked share (DnS trade-off)")

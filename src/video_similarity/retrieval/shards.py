@@ -1,8 +1,9 @@
 """Database frame features in memory-mapped shards, stored as float16 (or int8 with a scale per row).
 
 FIVR-200K is 226K videos of about 100 frames: 23M rows, 46 GB as 512-d float32. As float16 it is
-23 GB on disk (int8: 12 GB), read through memory maps, so a 24 GiB machine holds only the rows it
-is comparing. Rows are stored less their mean (taken over the first shard): features whose rows
+23 GB on disk (int8: 12 GB) in .npy files (``np.load(mmap_mode="r")`` maps them); the re-ranking
+reads them a block at a time into a buffer, so a 24 GiB machine holds only the rows it is comparing
+(reading through a map would also count every page read in the process's resident memory). Rows are stored less their mean (taken over the first shard): features whose rows
 all point one way (an untrained network's) differ by less than float16's step around 1, but their
 differences from the mean keep their precision. Beside the rows: each video's shard, first row and
 length, and its video-level vector (the L2-normalised mean of its float32 rows), which the
@@ -89,6 +90,17 @@ def write_shards(folder: str | Path, videos: Iterable[tuple[str, np.ndarray]], s
     return meta
 
 
+def _layout(path: Path) -> tuple[Path, np.dtype, int, int]:
+    """A shard file's row layout: where its rows start, their type and width (the .npy header read, not the rows)."""
+    with open(path, "rb") as handle:
+        version = np.lib.format.read_magic(handle)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(handle)
+        if fortran or len(shape) != 2:
+            raise ValueError(f"{path}: not a shard of (rows, dim) rows")
+        return path, dtype, int(shape[1]), handle.tell()
+
+
 @dataclass(frozen=True)
 class FrameShards:
     """The read side: video ids in storage order, their vectors, and their rows on demand (as float32)."""
@@ -100,7 +112,7 @@ class FrameShards:
     length: np.ndarray
     video_vectors: np.ndarray
     center: np.ndarray
-    arrays: tuple  # each shard's rows (memory maps)
+    files: tuple  # each shard's (path, dtype, dim, offset of its first row)
     scales: tuple  # int8: each shard's per-row scales, else Nones
 
     @classmethod
@@ -110,16 +122,21 @@ class FrameShards:
             raise FileNotFoundError(f"{folder}: no complete frame shards here (no {META})")
         meta = json.loads((folder / META).read_text())
         table = pd.read_parquet(folder / "videos.parquet")
-        arrays = tuple(np.load(folder / f"shard_{i:05d}.npy", mmap_mode="r") for i in range(meta["shards"]))
+        files = tuple(_layout(folder / f"shard_{i:05d}.npy") for i in range(meta["shards"]))
         scales = tuple(np.load(folder / f"shard_{i:05d}_scale.npy") if meta["storage"] == "int8" else None for i in range(meta["shards"]))
         return cls(folder, table["video_id"].astype(str).tolist(), table["shard"].to_numpy(np.int64), table["start"].to_numpy(np.int64),
-                   table["length"].to_numpy(np.int64), np.load(folder / "video_vectors.npy"), np.load(folder / "center.npy"), arrays, scales)
+                   table["length"].to_numpy(np.int64), np.load(folder / "video_vectors.npy"), np.load(folder / "center.npy"), files, scales)
 
     def __len__(self) -> int:
         return len(self.video_ids)
 
     def _decode(self, shard: int, start: int, stop: int) -> np.ndarray:
-        out = self.arrays[shard][start:stop].astype(np.float32)
+        """Rows ``[start, stop)`` of a shard, read from the file (not mapped: a process reading 23 GB keeps only its block)."""
+        path, dtype, dim, offset = self.files[shard]
+        with open(path, "rb") as handle:
+            handle.seek(offset + int(start) * dim * dtype.itemsize)
+            stored = np.fromfile(handle, dtype=dtype, count=int(stop - start) * dim).reshape(-1, dim)
+        out = stored.astype(np.float32)
         if self.scales[shard] is not None:
             out *= self.scales[shard][start:stop, None]
         out += self.center
