@@ -49,12 +49,12 @@ def test_exact_is_the_brute_force_inner_product_search():
 def test_auto_is_exact_below_its_size_and_ivf_from_there_on():
     params = SearchIndexParams(kind="auto", auto_min_rows=1000)
     assert resolved_kind(params, 999) == "exact" and factory_string(params, 999) == "Flat"
-    assert resolved_kind(params, 1000) == "ivf" and factory_string(params, 1000) == "IVF125,Flat"  # 4 sqrt(1000) -> 128, capped at rows / 8
+    assert resolved_kind(params, 1000) == "ivf" and factory_string(params, 1000) == "IVF64,Flat"  # 2 sqrt(1000) = 63 -> 64
     rng = np.random.default_rng(1)
     assert describe(build_index(_unit(rng.normal(size=(999, 8))), params)) == "exact"
-    assert describe(build_index(_unit(rng.normal(size=(1000, 8))), params)) == "IVF125 nprobe 16"
+    assert describe(build_index(_unit(rng.normal(size=(1000, 8))), params)) == "IVF64 nprobe 8"
     assert ivf_lists(SearchIndexParams(nlist=4096), 100_000) == 4096 and ivf_lists(SearchIndexParams(nlist=4096), 1000) == 125
-    assert ivf_lists(SearchIndexParams(), 1_260_000) == 4096 and ivf_lists(SearchIndexParams(), 200_000) == 2048
+    assert ivf_lists(SearchIndexParams(), 1_260_000) == 2048 and ivf_lists(SearchIndexParams(), 200_000) == 1024
 
 
 @pytest.mark.parametrize("params", [SearchIndexParams(kind="ivf", nlist=16, nprobe=4), SearchIndexParams(kind="hnsw", hnsw_m=16, ef_search=64)],
