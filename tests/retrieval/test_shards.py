@@ -55,3 +55,11 @@ def test_rows_that_all_point_one_way_keep_their_differences_in_float16(tmp_path)
     exact = rows @ rows.T
     assert np.abs(stored @ rows.T - exact).max() < 2e-5
     assert np.abs(rows.astype(np.float16).astype(np.float32) @ rows.T - exact).max() > 1e-4  # what plain float16 would cost
+
+
+@pytest.mark.parametrize("storage", ["float16", "int8"])
+def test_rows_that_the_storage_holds_exactly_are_stored_as_they_are(tmp_path, storage):
+    """PDQ's rows are +-1/16: exact in float16 and int8, so no mean is taken off (it would make them inexact and reorder tied scores)."""
+    rows = np.where(np.random.default_rng(3).random((12, 256)) < 0.5, -1.0, 1.0).astype(np.float32) / 16
+    write_shards(tmp_path, [("v", rows)], storage)
+    np.testing.assert_array_equal(FrameShards.open(tmp_path).rows(0), rows)

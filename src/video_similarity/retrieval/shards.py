@@ -1,13 +1,15 @@
-"""Database frame features in memory-mapped shards, stored as float16 (or int8 with a scale per row).
+"""Database frame features in shards (.npy files one can memory-map), stored as float16 (or int8 with a scale per row).
 
 FIVR-200K is 226K videos of about 100 frames: 23M rows, 46 GB as 512-d float32. As float16 it is
-23 GB on disk (int8: 12 GB) in .npy files (``np.load(mmap_mode="r")`` maps them); the re-ranking
-reads them a block at a time into a buffer, so a 24 GiB machine holds only the rows it is comparing
-(reading through a map would also count every page read in the process's resident memory). Rows are stored less their mean (taken over the first shard): features whose rows
-all point one way (an untrained network's) differ by less than float16's step around 1, but their
-differences from the mean keep their precision. Beside the rows: each video's shard, first row and
-length, and its video-level vector (the L2-normalised mean of its float32 rows), which the
-prefilter scores against.
+23 GB on disk (int8: 12 GB). The re-ranking reads it a block at a time into a buffer, so a 24 GiB
+machine holds only the rows it is comparing (reading through a map would also count every page
+read in the process's resident memory).
+
+Rows are stored less their mean (taken over the first shard) when that round-trips better:
+features whose rows all point one way (an untrained network's) differ by less than float16's step
+around 1, but their differences from the mean keep their precision; PDQ's +-1/16 values are exact
+as they are. Beside the rows: each video's shard, first row and length, and its video-level vector
+(the L2-normalised mean of its float32 rows), which the prefilter scores against.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from video_similarity.atomic import atomic_write
 
 STORAGE = ("float32", "float16", "int8")
 META = "meta.json"  # written last: a folder without it is incomplete
-FORMAT = 2  # 2: rows less their centre (a stamp entry: folders of another format are made again)
+FORMAT = 3  # 3: rows less their centre, when that round-trips better (a stamp entry: folders of another format are made again)
 
 
 def _l2(x: np.ndarray) -> np.ndarray:
@@ -44,6 +46,25 @@ def _save_shard(folder: Path, shard: int, residuals: np.ndarray, storage: str) -
         _save(folder / f"shard_{shard:05d}_scale.npy", scale.astype(np.float32))
         residuals = np.rint(residuals / scale[:, None]).astype(np.int8)
     _save(folder / f"shard_{shard:05d}.npy", residuals.astype(storage))
+
+
+def _round_trip_error(rows: np.ndarray, center: np.ndarray, storage: str) -> float:
+    residuals = rows - center
+    if storage == "int8":
+        scale = np.abs(residuals).max(axis=1, keepdims=True) / 127.0
+        scale[scale == 0] = 1.0
+        stored = np.rint(residuals / scale) * scale
+    else:
+        stored = residuals.astype(storage).astype(np.float32)
+    return float(np.abs(stored + center - rows).max(initial=0.0))
+
+
+def _center(rows: np.ndarray, storage: str) -> np.ndarray:
+    """What the rows are stored less of: their mean, unless the rows round-trip better as they are (PDQ's
+    +-1/16 values are exact in float16 and int8; less a mean they are not, and its hashes' many tied scores would reorder)."""
+    mean = rows.mean(axis=0, dtype=np.float64).astype(np.float32)
+    zero = np.zeros_like(mean)
+    return zero if _round_trip_error(rows, zero, storage) <= _round_trip_error(rows, mean, storage) else mean
 
 
 def write_shards(folder: str | Path, videos: Iterable[tuple[str, np.ndarray]], storage: str = "float16", shard_rows: int = 1 << 19) -> dict:
@@ -68,7 +89,7 @@ def write_shards(folder: str | Path, videos: Iterable[tuple[str, np.ndarray]], s
         if pending:
             rows = np.concatenate(pending)
             if center is None:
-                center = rows.mean(axis=0, dtype=np.float64).astype(np.float32)
+                center = _center(rows, storage)
             _save_shard(folder, shard, rows - center, storage)
             shard, filled, pending = shard + 1, 0, []
 
