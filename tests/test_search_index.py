@@ -5,7 +5,9 @@ import pytest
 from video_similarity.descriptors import Descriptors
 from video_similarity.metrics.vsc import knn_candidates
 from video_similarity.params import SearchIndexParams
-from video_similarity.search_index import build_index, configure, describe, factory_string, ivf_lists, nearest, resolved_kind
+from video_similarity.search_index import (
+    build_index, configure, describe, factory_string, index_for_search, ivf_lists, nearest, resolved_kind,
+)
 from video_similarity.vsc.score_norm import normalize_queries
 
 
@@ -108,3 +110,12 @@ def test_a_bad_kind_is_one_line_naming_the_setting():
     with pytest.raises(ValueError, match=r"search_index: kind 'annoy' is not one of exact, ivf, hnsw, auto") as error:
         SearchIndexParams.from_params({"kind": "annoy"})
     assert "\n" not in str(error.value)
+
+
+def test_a_one_off_search_of_few_rows_is_exact_where_building_the_index_would_cost_more():
+    """Assigning every row to one of nlist lists costs an exact search of nlist rows: fewer query rows than that search exactly."""
+    rows = _unit(np.random.default_rng(5).normal(size=(2000, 8)))
+    params = SearchIndexParams(kind="ivf", nlist=32)
+    assert describe(index_for_search(rows, 32, params)) == "exact"
+    assert describe(index_for_search(rows, 33, params)) == "IVF32 nprobe 8"
+    assert describe(index_for_search(rows, 10, SearchIndexParams(kind="hnsw"))) == "exact"

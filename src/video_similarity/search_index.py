@@ -88,6 +88,19 @@ def build_index(features: np.ndarray, params: SearchIndexParams | None = None, p
     return configure(index, params)
 
 
+def index_for_search(features: np.ndarray, searched_rows: int, params: SearchIndexParams | None = None):
+    """An index built for one search of ``searched_rows`` query rows: ``params``' kind, or exact when that is cheaper.
+
+    Building an IVF index assigns every row to one of ``nlist`` lists, which costs an exact search of
+    ``nlist`` query rows (HNSW's build costs more); so a search of no more rows than that is exact
+    (one find-copies call against a VSC-sized noise bank: 60 rows, not a k-means over 1.26M).
+    """
+    params = params or SearchIndexParams()
+    if resolved_kind(params, len(features)) != "exact" and searched_rows <= ivf_lists(params, len(features)):
+        params = SearchIndexParams(chunk_rows=params.chunk_rows)
+    return build_index(features, params)
+
+
 def configure(index, params: SearchIndexParams | None = None):
     """``index`` with the search-time settings of ``params`` (IVF's nprobe, HNSW's efSearch), e.g. after ``faiss.read_index``."""
     import faiss

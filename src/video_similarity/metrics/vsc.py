@@ -24,7 +24,7 @@ import pandas as pd
 from video_similarity.descriptors import Descriptors, SubmissionError, load_descriptors
 from video_similarity.errors import read_csv_named
 from video_similarity.params import SearchIndexParams
-from video_similarity.search_index import build_index, range_top_k
+from video_similarity.search_index import index_for_search, range_top_k
 
 RETRIEVAL_PER_QUERY = 1200  # K per query video: about 20 neighbours for a 60 s video
 CANDIDATES_PER_QUERY = 25  # M per query video
@@ -65,7 +65,7 @@ def global_radius_search(
         return empty
     if xq.ndim != 2 or reference_features.ndim != 2 or xq.shape[1] != reference_features.shape[1]:
         raise ValueError(f"query features {xq.shape} and reference features {reference_features.shape} differ")
-    index = build_index(reference_features, search)
+    index = index_for_search(reference_features, len(xq), search)
     qrows, refs, scores = range_top_k(index, (xq[rows] for rows in query_batches(len(xq))), k)
     order = np.lexsort((refs, qrows, -scores))[:k]
     return qrows[order], refs[order], scores[order]

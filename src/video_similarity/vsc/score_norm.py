@@ -101,9 +101,9 @@ def normalize_queries(
     q, n = prepare_for_noise("query_features", query_features, noise_features)
     if len(q):
         # here, not at the top: the training workers read this package's training pairs without faiss
-        from video_similarity.search_index import build_index, nearest
+        from video_similarity.search_index import build_index, index_for_search, nearest
 
-        best, rows = nearest(build_index(n, search), q, 1)
+        best, rows = nearest(index_for_search(n, len(q), search), q, 1)
         if (missed := rows[:, 0] < 0).any():  # an approximate index found no row in the lists it visited
             best[missed], _ = nearest(build_index(n), q[missed], 1)
         bias = (-float(beta) * best[:, :1]).astype(np.float32)
