@@ -38,25 +38,34 @@ def _save(path: Path, array: np.ndarray) -> None:
     atomic_write(path, lambda handle: np.save(handle, array))
 
 
+def _encode(residuals: np.ndarray, storage: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Rows less the centre as ``storage``, and for int8 the float32 scale of each row (None otherwise)."""
+    if storage != "int8":
+        return residuals.astype(storage), None
+    scale = (np.abs(residuals).max(axis=1) / 127.0).astype(np.float32)
+    scale[scale == 0] = 1.0
+    return np.rint(residuals / scale[:, None]).astype(np.int8), scale
+
+
+def _decoded(stored: np.ndarray, scale: np.ndarray | None, center: np.ndarray) -> np.ndarray:
+    """The float32 rows that :func:`_encode`'s output stands for."""
+    out = stored.astype(np.float32)
+    if scale is not None:
+        out *= scale[:, None]
+    out += center
+    return out
+
+
 def _save_shard(folder: Path, shard: int, residuals: np.ndarray, storage: str) -> None:
-    """One shard's rows less the centre: as ``storage``; int8 with a float32 scale per row beside it."""
-    if storage == "int8":
-        scale = np.abs(residuals).max(axis=1) / 127.0
-        scale[scale == 0] = 1.0
-        _save(folder / f"shard_{shard:05d}_scale.npy", scale.astype(np.float32))
-        residuals = np.rint(residuals / scale[:, None]).astype(np.int8)
-    _save(folder / f"shard_{shard:05d}.npy", residuals.astype(storage))
+    """One shard's rows less the centre: as ``storage``; int8 with its scales beside it."""
+    stored, scale = _encode(residuals, storage)
+    if scale is not None:
+        _save(folder / f"shard_{shard:05d}_scale.npy", scale)
+    _save(folder / f"shard_{shard:05d}.npy", stored)
 
 
 def _round_trip_error(rows: np.ndarray, center: np.ndarray, storage: str) -> float:
-    residuals = rows - center
-    if storage == "int8":
-        scale = np.abs(residuals).max(axis=1, keepdims=True) / 127.0
-        scale[scale == 0] = 1.0
-        stored = np.rint(residuals / scale) * scale
-    else:
-        stored = residuals.astype(storage).astype(np.float32)
-    return float(np.abs(stored + center - rows).max(initial=0.0))
+    return float(np.abs(_decoded(*_encode(rows - center, storage), center) - rows).max(initial=0.0))
 
 
 def _center(rows: np.ndarray, storage: str) -> np.ndarray:
@@ -157,11 +166,8 @@ class FrameShards:
         with open(path, "rb") as handle:
             handle.seek(offset + int(start) * dim * dtype.itemsize)
             stored = np.fromfile(handle, dtype=dtype, count=int(stop - start) * dim).reshape(-1, dim)
-        out = stored.astype(np.float32)
-        if self.scales[shard] is not None:
-            out *= self.scales[shard][start:stop, None]
-        out += self.center
-        return out
+        scale = self.scales[shard]
+        return _decoded(stored, None if scale is None else scale[start:stop], self.center)
 
     def rows(self, i: int) -> np.ndarray:
         """Video ``i``'s frame rows, float32."""
