@@ -98,7 +98,7 @@ def held_out_thresholds(queries: Descriptors, references: Descriptors, positives
     evaluated split's noise bank is another split); the groups' matches are
     pooled, and so are their copied pairs.
     """
-    from video_similarity.search_index import build_index
+    from video_similarity.search_index import index_for_search
     from video_similarity.vsc.score_norm import normalize_queries, normalize_references
 
     found: dict[str, list[pd.DataFrame]] = {name: [] for name in localizers}
@@ -112,7 +112,7 @@ def held_out_thresholds(queries: Descriptors, references: Descriptors, positives
                            normalize_references(references.features[rows], references.features[noise]))
         qs = Descriptors(queries.video_ids[q_rows], queries.timestamps[q_rows],
                          normalize_queries(queries.features[q_rows], references.features[noise], beta, search=search))
-        candidates = search_candidates(build_index(refs.features, search), refs.video_ids, qs, retrieval_per_query, candidates_per_query)
+        candidates = search_candidates(index_for_search(refs.features, len(qs), search), refs.video_ids, qs, retrieval_per_query, candidates_per_query)
         for name, localizer in localizers.items():
             found[name].append(localize_candidates(localizer, candidates, qs, refs, localize_per_query))
         kept_positives |= {(q, r) for q, r in positives if q in group_queries and r in group_refs}
