@@ -56,3 +56,15 @@ def test_the_count_is_the_fraction_with_a_floor_never_more_than_the_database():
     assert rerank_count(40, 0.05, None) == 2
     with pytest.raises(ValueError, match="rerank_fraction"):
         rerank_count(40, 1.5, None)
+
+
+def test_the_curve_derived_from_one_pass_equals_each_count_computed_alone(database):
+    from video_similarity.retrieval.rerank import reranked
+
+    queries, videos, folder = database
+    write_shards(folder, videos.items(), "float32", shard_rows=50)
+    shards = FrameShards.open(folder)
+    counts = [1, 4, 10, 40]
+    for count, scores in zip(counts, reranked(queries, shards, "chamfer", 3, counts, progress=False)):
+        alone = next(reranked(queries, shards, "chamfer", 3, [count], progress=False))
+        assert scores == alone

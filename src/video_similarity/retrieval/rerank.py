@@ -11,7 +11,7 @@ re-ranked the result is the exhaustive one.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -35,20 +35,34 @@ def coarse_scores(queries: Mapping[str, np.ndarray], shards: FrameShards) -> np.
     return vectors @ shards.video_vectors.T
 
 
-def prefilter_rerank(queries: Mapping[str, np.ndarray], shards: FrameShards, method: str, k: int = DEFAULT_K, fraction: float = 0.05,
-                     top_n: int | None = None, progress: bool = True) -> Similarities:
-    """``{query_id: {video_id: score}}`` over the whole database: ``method`` (a frame-level similarity) for each query's
-    re-ranked videos, the coarse score shifted below all of them for the rest."""
-    if not queries or not len(shards):
-        return {q: {} for q in queries}
-    coarse = coarse_scores(queries, shards)
-    n = rerank_count(len(shards), fraction, top_n)
-    chosen = np.zeros(coarse.shape, dtype=bool)
-    if n:
-        best = np.argpartition(-coarse, n - 1, axis=1)[:, :n] if n < coarse.shape[1] else np.tile(np.arange(coarse.shape[1]), (len(coarse), 1))
-        np.put_along_axis(chosen, best, True, axis=1)
-    fine = np.full(coarse.shape, np.nan)
+def reranked(queries: Mapping[str, np.ndarray], shards: FrameShards, method: str, k: int, counts: list[int],
+             progress: bool = True) -> Iterator[Similarities]:
+    """For each of ``counts`` (videos re-ranked per query), ``{query_id: {video_id: score}}`` over the whole
+    database: ``method`` for each query's first ``count`` videos by coarse score, the coarse score shifted
+    below all of them for the rest. The frame-level scores are computed once, for the largest count: a
+    smaller count's videos are the first of the larger's (ties in the coarse score kept in storage order)."""
     names = list(queries)
+    if not names or not len(shards):
+        for _ in counts:
+            yield {q: {} for q in names}
+        return
+    coarse = coarse_scores(queries, shards)
+    ranks = np.argsort(np.argsort(-coarse, axis=1, kind="stable"), axis=1)  # each video's place in its query's coarse order
+    fine = _fine_scores(queries, names, shards, method, k, ranks < max(counts), progress)
+    for n in counts:
+        chosen = ranks < n
+        out: Similarities = {}
+        for qi, name in enumerate(names):
+            floor = np.nanmin(fine[qi][chosen[qi]]) if chosen[qi].any() else 0.0
+            row = np.where(chosen[qi], fine[qi], floor - 3.0 + coarse[qi])  # coarse lies in [-1, 1]: below every re-ranked score
+            out[name] = dict(zip(shards.video_ids, row.astype(float).tolist()))
+        yield out
+
+
+def _fine_scores(queries: Mapping[str, np.ndarray], names: list[str], shards: FrameShards, method: str, k: int, chosen: np.ndarray,
+                 progress: bool) -> np.ndarray:
+    """(queries, database videos) ``method`` scores where ``chosen``, NaN elsewhere; the shards read once, a block at a time."""
+    fine = np.full(chosen.shape, np.nan)
     for first, last, rows in tqdm(shards.blocks(BLOCK_ROWS), desc=f"re-ranking ({method})", unit="block", disable=not progress):
         offsets = np.concatenate([[0], np.cumsum(shards.length[first:last])])
         for qi in np.flatnonzero(chosen[:, first:last].any(axis=1)):
@@ -56,9 +70,11 @@ def prefilter_rerank(queries: Mapping[str, np.ndarray], shards: FrameShards, met
             videos = {shards.video_ids[first + v]: rows[offsets[v] : offsets[v + 1]] for v in picked}
             scores = similarity_matrix({names[qi]: queries[names[qi]]}, videos, method, k=k, progress=False)[names[qi]]
             fine[qi, first + picked] = list(scores.values())
-    out: Similarities = {}
-    for qi, name in enumerate(names):
-        floor = np.nanmin(fine[qi]) if chosen[qi].any() else 0.0
-        row = np.where(chosen[qi], fine[qi], floor - 3.0 + coarse[qi])  # coarse lies in [-1, 1]: below every re-ranked score
-        out[name] = dict(zip(shards.video_ids, row.astype(float).tolist()))
-    return out
+    return fine
+
+
+def prefilter_rerank(queries: Mapping[str, np.ndarray], shards: FrameShards, method: str, k: int = DEFAULT_K, fraction: float = 0.05,
+                     top_n: int | None = None, progress: bool = True) -> Similarities:
+    """``{query_id: {video_id: score}}`` over the whole database: ``method`` (a frame-level similarity) for each query's
+    re-ranked videos (:func:`rerank_count`), the coarse score shifted below all of them for the rest."""
+    return next(reranked(queries, shards, method, k, [rerank_count(len(shards), fraction, top_n)], progress))

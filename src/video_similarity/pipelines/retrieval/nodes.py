@@ -269,8 +269,8 @@ def compute_similarities(video_index: pd.DataFrame, features: dict, shards: dict
 
 def rerank_tradeoff(video_index: pd.DataFrame, features: dict, shards: dict, ground_truth: dict, ingest_report: dict, retrieval: dict):
     """mAP against the re-ranked fraction (DnS's trade-off curve) of each encoder's first re-ranked method: the figures and their plot."""
-    from video_similarity.retrieval.rerank import prefilter_rerank, rerank_count
     from video_similarity.retrieval.evaluation import benchmark_metrics
+    from video_similarity.retrieval.rerank import rerank_count, reranked
     from video_similarity.retrieval.report import metric_columns, tradeoff_figure
     from video_similarity.retrieval.shards import FrameShards
 
@@ -285,12 +285,12 @@ def rerank_tradeoff(video_index: pd.DataFrame, features: dict, shards: dict, gro
         queries, _ = load_features(features[encoder]["folder"], query_ids)
         database = FrameShards.open(entry["folder"])
         absent = sorted(set(target_ids) - set(database.video_ids))
+        fractions = sorted(set(params.rerank_curve))
+        counts = [rerank_count(len(database), fraction, None) for fraction in fractions]
         points = []
-        for fraction in sorted(set(params.rerank_curve)):
-            scores = prefilter_rerank(queries, database, method, params.topk, fraction, None, progress=False)
+        for fraction, count, scores in zip(fractions, counts, reranked(queries, database, method, params.topk, counts, progress=False)):
             metrics = benchmark_metrics(scores, ground_truth, ingest_report, config.all_db, absent)
-            points.append({"fraction": fraction, "videos": rerank_count(len(database), fraction, None),
-                           **{c: None if metrics[c] is None else float(metrics[c]) for c in columns}})
+            points.append({"fraction": fraction, "videos": count, **{c: None if metrics[c] is None else float(metrics[c]) for c in columns}})
         curves[encoder] = {"method": method, "points": points}
     return {"curves": curves, "database": len(target_ids)}, tradeoff_figure(curves, columns)
 
