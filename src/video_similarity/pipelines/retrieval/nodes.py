@@ -249,12 +249,14 @@ def compute_similarities(video_index: pd.DataFrame, features: dict, shards: dict
                                                 **extra}
 
     for encoder, info in features.items():
-        queries, absent = load_features(info["folder"], query_ids)
-        if params.methods:  # exhaustive: every query x every target
+        if params.methods:  # exhaustive: every query x every target (the queries among them)
             targets, absent = load_features(info["folder"], target_ids)
+            queries = {q: targets[q] for q in query_ids if q in targets}
             for method in params.methods:
                 save(encoder, method, similarity_matrix(queries, targets, method, k=params.topk, chunk_frames=params.chunk_frames), absent)
             log.info("%s: similarities of %d queries x %d videos (%d without features)", encoder, len(queries), len(targets), len(absent))
+        else:
+            queries, _ = load_features(info["folder"], query_ids)
         if encoder in shards:
             database = FrameShards.open(shards[encoder]["folder"])
             absent = sorted(set(target_ids) - set(database.video_ids))
