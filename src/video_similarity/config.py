@@ -28,7 +28,7 @@ def dataset_name(dataset: str, root: str | os.PathLike) -> str:
 
 
 @contextmanager
-def _quiet_resolvers():
+def quiet_resolvers():
     """Kedro's loader registers its resolvers with an OmegaConf call that warns of its own deprecation on every run;
     nothing a user of this project can change, so it is not shown."""
     with warnings.catch_warnings():
@@ -40,7 +40,7 @@ class ProjectConfigLoader(OmegaConfigLoader):
     """OmegaConfigLoader whose ``globals.dataset`` follows the dataset root given at run time."""
 
     def __init__(self, *args, **kwargs):
-        with _quiet_resolvers():
+        with quiet_resolvers():
             super().__init__(*args, **kwargs)
         values = dict(self._globals or {})
         key = values.get("dataset_per_root")
@@ -51,5 +51,5 @@ class ProjectConfigLoader(OmegaConfigLoader):
             self._globals_oc = None  # ... from this cache, rebuilt on first use
 
     def __getitem__(self, key: str):
-        with _quiet_resolvers():
+        with quiet_resolvers():
             return super().__getitem__(key)

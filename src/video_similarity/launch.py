@@ -21,6 +21,7 @@ from collections import deque
 from pathlib import Path
 
 from video_similarity.params import LaunchConfig
+from video_similarity.tracking import worker_environment
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ def _environment(config: LaunchConfig) -> dict[str, str]:
     env["VIDEO_SIMILARITY_BACKEND"] = config.backend
     env["VIDEO_SIMILARITY_DEVICE"] = config.device
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # rank 0 of a training job logs its curves into the pipeline's MLflow run (tracking/curves.py); none when untracked
+    env.pop("MLFLOW_RUN_ID", None)
+    env.update(worker_environment())
     return env
 
 

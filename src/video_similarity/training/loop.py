@@ -29,7 +29,13 @@ History: each epoch's mean loss and time, and whatever the task's optional
 ``after_epoch(model)`` returns (rank 0, the bare model in eval mode: a
 validation accuracy for the training curves), are kept in the checkpoint's
 ``extra["history"]``, so a resumed run still has its earlier epochs; ``fit``
-returns the list.
+returns the list. Each row also holds the learning rate of the epoch's last step.
+
+Curves: rank 0 logs each row into the Kedro run's MLflow run as
+``train.<track_as or task.name>.<figure>`` at step = epoch
+(:class:`video_similarity.tracking.curves.TrainingCurves`, when the launcher
+passed ``MLFLOW_RUN_ID``); a resumed run first logs the epochs its checkpoint
+already holds, so the run's history is whole, not restarted.
 """
 
 from __future__ import annotations
@@ -124,20 +130,25 @@ def multistep(milestones: Sequence[int], gamma: float, epochs: int) -> Callable[
 
 
 def fit(model, optimizer, task: Task, *, epochs: int, checkpoint: str | Path, kind: str, config: dict, context,
-        schedule: Callable[[int, int], float] | None = None) -> list[dict]:
+        schedule: Callable[[int, int], float] | None = None, track_as: str | None = None) -> list[dict]:
     """Train ``model`` for ``epochs`` (resuming), checkpointing on rank 0 after every epoch.
 
     ``schedule(global_step, total_steps)``, when given, is the factor of each
     param group's initial lr for the coming step (see the module docstring).
+    ``track_as`` names the model's curves in the MLflow run (default: the task's name).
     Returns the history of every epoch (rank 0's; other ranks get the resumed part).
     """
     import torch
 
     from video_similarity.distributed import barrier
     from video_similarity.models.checkpoint import save_checkpoint
+    from video_similarity.tracking.curves import TrainingCurves
 
     checkpoint = Path(checkpoint)
     start, history = resume(checkpoint, kind, config, model, optimizer, context)
+    curves = TrainingCurves.from_environment(track_as or task.name) if context.is_main else None
+    if curves is not None and history:
+        curves.record(history)  # the checkpoint's epochs, unless this run has them already
     if schedule is not None:  # after resume, so a resumed optimiser keeps the initial lr of its checkpoint
         steps_per_epoch = len(task.batches(0))
         initial = [group.setdefault("initial_lr", group["lr"]) for group in optimizer.param_groups]
@@ -158,13 +169,16 @@ def fit(model, optimizer, task: Task, *, epochs: int, checkpoint: str | Path, ki
             optimizer.step()
             total, steps = total + loss.item(), steps + 1
         if context.is_main:
-            row = {"epoch": epoch + 1, "loss": total / max(1, steps), "seconds": round(time.perf_counter() - started, 3)}
+            row = {"epoch": epoch + 1, "loss": total / max(1, steps), "lr": float(optimizer.param_groups[0]["lr"]),
+                   "seconds": round(time.perf_counter() - started, 3)}
             if hasattr(task, "after_epoch"):
                 model.eval()
                 row.update(task.after_epoch(model))
             history.append(row)
-            shown = "".join(f", {k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "loss", "seconds") and isinstance(v, float))
+            shown = "".join(f", {k} {v:.4f}" for k, v in row.items() if k not in ("epoch", "loss", "lr", "seconds") and isinstance(v, float))
             log.info("%s epoch %d/%d: loss %.4f%s (%.1fs)", task.name, epoch + 1, epochs, row["loss"], shown, row["seconds"])
             save_checkpoint(checkpoint, kind, model, config, optimizer, epoch + 1, extra={"history": history})
+            if curves is not None:
+                curves.record(history)
         barrier(context)
     return history

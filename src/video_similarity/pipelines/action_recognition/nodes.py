@@ -21,6 +21,7 @@ from video_similarity.action.dataset import decode_clips, prepare_root
 from video_similarity.action.splits import Fold, group_split, leave_one_group_out, random_split
 from video_similarity.datasets.directory import Directory
 from video_similarity.pipelines.action_recognition.params import ActionDataParams, ActionRecognitionParams
+from video_similarity.tracking.metrics import as_metrics, figures
 
 log = logging.getLogger(__name__)
 
@@ -146,3 +147,8 @@ def evaluate_action_models(manifest: pd.DataFrame, models: dict, ingest_report: 
     for p, s in summary.items():
         log.info("TVN-1, %s: video top-1 %.3f, clip top-1 %.3f (chance %.3f)", p, s["video_accuracy"], s["clip_accuracy"], metrics["chance"])
     return metrics, markdown(metrics), confusion_figure(confusions, classes), curves_figure(histories)
+
+
+def track_action_metrics(metrics: dict) -> dict:
+    """TVN-1's clip and video top-1 (and mean class accuracy) per protocol as MLflow metrics (action.group.video_accuracy, ...)."""
+    return as_metrics(figures(metrics["protocols"], keep={"clip_accuracy", "video_accuracy", "mean_class_accuracy"}))

@@ -7,6 +7,7 @@ from video_similarity.pipelines.action_recognition.nodes import (
     decode_action_clips,
     evaluate_action_models,
     locate_action_dataset,
+    track_action_metrics,
     train_action_models,
 )
 
@@ -34,5 +35,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["action_metrics", "action_report", "action_confusion_matrix", "action_training_curves"],
                 name="evaluate_action_models",
             ),
+            node(track_action_metrics, "action_metrics", "action_tracked_metrics", name="track_action_metrics"),
         ]
     )

@@ -10,6 +10,7 @@ from matplotlib.figure import Figure  # a bare Figure: no pyplot state, no GUI b
 
 from video_similarity.descriptors import Descriptors, validate_submission
 from video_similarity.metrics.vsc import evaluate, ground_truth_pairs, micro_average_precision, precision_recall_curve
+from video_similarity.tracking.metrics import as_metrics, figures
 from video_similarity.vsc.settings import DescriptorSettings
 
 log = logging.getLogger(__name__)
@@ -177,3 +178,8 @@ def _ablation_markdown(ablation: dict) -> list[str]:
         values = [ablation[label]["recall@1"].get(edit, math.nan) for label in labels]
         lines.append(f"| {edit} | " + " | ".join("-" if pd.isna(v) else f"{v:.3f}" for v in values) + " |")
     return lines
+
+
+def track_vsc_metrics(metrics: dict) -> dict:
+    """The uAP of the submission, of each baseline and of each ablation row as MLflow metrics (vsc.ensemble.uAP, vsc.ablation.both.uAP)."""
+    return as_metrics(figures(dict(metrics["methods"]) | {"ablation": metrics.get("ablation") or {}}, keep={"uAP"}))

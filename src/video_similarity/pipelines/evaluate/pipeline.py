@@ -3,7 +3,7 @@ import warnings
 from kedro.pipeline import Pipeline, node, pipeline
 
 from video_similarity.pipelines.baselines.pipeline import BASELINES
-from video_similarity.pipelines.evaluate.nodes import evaluate_submissions
+from video_similarity.pipelines.evaluate.nodes import evaluate_submissions, track_vsc_metrics
 from video_similarity.pipelines.infer_query.pipeline import ABLATION
 
 
@@ -25,4 +25,5 @@ def create_pipeline(**kwargs) -> Pipeline:
         warnings.filterwarnings("ignore", message="One or more dataset names contain '.'", category=UserWarning)
         namespaced = {f: f.replace("_", ".", 1) for f in baseline_files}
         namespaced |= {f"ablation_{name}_query_descriptors": f"{name}.query_descriptors" for name in ABLATION}
-        return pipeline([scoring], inputs=namespaced)
+        tracking = node(track_vsc_metrics, "vsc_metrics", "vsc_tracked_metrics", name="track_vsc_metrics")
+        return pipeline([scoring, tracking], inputs=namespaced)

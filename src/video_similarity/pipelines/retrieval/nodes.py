@@ -25,6 +25,7 @@ from video_similarity.models.registry import EncoderSpec, parse_encoders
 from video_similarity.pipelines.retrieval.params import RetrievalParams, WhiteningParams
 from video_similarity.pipelines.preprocess.params import PreprocessParams
 from video_similarity.retrieval.features import iter_features, load_features
+from video_similarity.tracking.metrics import as_metrics, figures
 from video_similarity.training.tasks.video_transformer import VideoTransformerJob
 
 log = logging.getLogger(__name__)
@@ -306,3 +307,14 @@ def evaluate_retrieval(similarities: dict, ground_truth: dict, features: dict, i
     for encoder, gap in results["frame_vs_video"].items():
         log.info("%s: frame-level %s %.4f vs video-level %.4f (%+.4f)", encoder, gap["frame_method"], gap["frame_level"], gap["video_level"], gap["gain"])
     return results, results_markdown(results)
+
+
+def track_retrieval_metrics(results: dict) -> dict:
+    """Every encoder x similarity's benchmark mAPs as MLflow metrics (retrieval.resnet50_rmac.chamfer.DSVR, ...cc_web_star_c)."""
+    from video_similarity.metrics.cc_web import VARIANTS
+    from video_similarity.metrics.fivr import TASKS
+
+    rows = {row["encoder"]: {} for row in results["rows"]}
+    for row in results["rows"]:
+        rows[row["encoder"]][row["similarity"]] = {k: v for k, v in row.items() if k in TASKS or k in VARIANTS}
+    return as_metrics(figures(rows))

@@ -9,6 +9,7 @@ from video_similarity.pipelines.retrieval.nodes import (
     evaluate_retrieval,
     extract_features,
     fit_whitening,
+    track_retrieval_metrics,
     index_retrieval_videos,
     locate_retrieval_dataset,
     train_video_encoder,
@@ -83,5 +84,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["retrieval_results", "retrieval_results_table"],
                 name="evaluate_retrieval",
             ),
+            node(track_retrieval_metrics, "retrieval_results", "retrieval_tracked_metrics", name="track_retrieval_metrics"),
         ]
     )

@@ -26,6 +26,7 @@ from video_similarity.extraction import encoder_stamp, extract, failures
 from video_similarity.models.registry import EncoderSpec, declared_option
 from video_similarity.pipelines.action_recognition.params import ActionDataParams
 from video_similarity.pipelines.severe.params import Setting, SevereParams
+from video_similarity.tracking.metrics import as_metrics, figures
 
 log = logging.getLogger(__name__)
 
@@ -192,3 +193,11 @@ def pretraining_overlap(videos: pd.DataFrame, action_models: dict | None, config
         trained = set(((action_models or {}).get("folds") or {}).get(fold, {}).get("train_paths") or [])
         out[name] = sum(int(test["path"].isin(trained).sum()) for test in (_split(videos, s, config)[1] for s in config.all_settings()))
     return out
+
+
+def track_severe_metrics(results: pd.DataFrame) -> dict:
+    """severe's table as MLflow metrics: top-1 per encoder x setting x method (severe.tvn1.ucf_100.linear.top1, ...)."""
+    table: dict = {}
+    for row in results.itertuples(index=False):
+        table.setdefault(str(row.encoder), {}).setdefault(str(row.setting), {})[str(row.method)] = {"top1": row.top1}
+    return as_metrics(figures(table))

@@ -2,7 +2,7 @@
 
 from kedro.pipeline import Pipeline, node, pipeline
 
-from video_similarity.pipelines.severe.nodes import evaluate_severe, extract_severe_features, prepare_severe_data
+from video_similarity.pipelines.severe.nodes import evaluate_severe, extract_severe_features, prepare_severe_data, track_severe_metrics
 
 
 def create_pipeline(**kwargs) -> Pipeline:
@@ -24,5 +24,6 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ["severe_results", "severe_report", "severe_sample_sizes"],
                 name="evaluate_severe",
             ),
+            node(track_severe_metrics, "severe_results", "severe_tracked_metrics", name="track_severe_metrics"),
         ]
     )

@@ -22,6 +22,7 @@ from video_similarity.params import SearchIndexParams
 from video_similarity.pipelines.infer_ref.params import InferenceParams
 from video_similarity.pipelines.preprocess.params import PreprocessParams
 from video_similarity.pipelines.vsc_matching.params import MatchingParams
+from video_similarity.tracking.metrics import as_metrics, figures
 from video_similarity.training.tasks.alignment import AlignmentJob
 from video_similarity.vsc.alignment_pairs import compose_training_pairs
 from video_similarity.vsc.ensemble import embed_with_ensemble, project
@@ -316,3 +317,8 @@ def build_copy_index(reference_descriptors: Descriptors, video_index: pd.DataFra
     models = Models(ensemble_members, descriptor_settings, pca_model, noise_bank, vid_score_model, alignment_model)
     folders = Folders(Path(index_dir.path), Path(additions_dir.path))
     return build(reference_descriptors, table, copy_thresholds, models, settings, folders)
+
+
+def track_matching_metrics(metrics: dict) -> dict:
+    """Each localiser's segment AP, pairwise uAP and recall of copied seconds as MLflow metrics (matching.tn.segment_ap, ...)."""
+    return as_metrics(figures(metrics["localizers"], keep={"segment_ap", "pairwise_uap", "recall_of_copied_seconds"}))

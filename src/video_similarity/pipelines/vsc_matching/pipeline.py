@@ -4,7 +4,7 @@ from kedro.pipeline import Pipeline, node, pipeline
 
 from video_similarity.pipelines.vsc_matching.nodes import (
     build_copy_index, candidate_pairs, choose_copy_thresholds, evaluate_matching_track, localize_with_network, localize_with_tn,
-    matching_archives, matching_descriptors, train_alignment_network,
+    matching_archives, matching_descriptors, track_matching_metrics, train_alignment_network,
 )
 from video_similarity.vsc.localization.registry import LOCALIZERS
 
@@ -31,6 +31,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                                                  "matching_reference_descriptors", "matching_candidates", "params:vsc_matching", "params:inference"],
              ["matching_metrics", "matching_report", "matching_pr_curve"] + [f"matching_pairs_{name}" for name in LOCALIZERS],
              name="evaluate_matching_track"),
+        node(track_matching_metrics, "matching_metrics", "matching_tracked_metrics", name="track_matching_metrics"),
         # kedro find-copies' index (docs/find_copies.md): thresholds chosen on the training split, the references' rows published whole
         node(choose_copy_thresholds, ["ensemble_members", "descriptor_settings", "pca_model", "frame_archives", "video_index", "embedding_store",
                                       "matching_ground_truth", "tuning_folds", "alignment_model", "params:find_copies", "params:vsc_matching", "params:inference",

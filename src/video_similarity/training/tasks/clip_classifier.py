@@ -152,7 +152,7 @@ def run(job: ClipClassifierJob, context) -> None:
         log.info("%s: %d training clips of %d classes, %d steps/epoch x %d epochs, %d process(es) on %s", job.name, len(task.examples),
                  int(config["num_classes"]), len(task.batches(0)), job.epochs, context.world_size, context.device)
     history = fit(model, optimizer, task, epochs=job.epochs, checkpoint=job.checkpoint, kind=checkpoint_kind(config),
-                  config=checkpoint_config(config, model, job.training()), context=context, schedule=schedule)
+                  config=checkpoint_config(config, model, job.training()), context=context, schedule=schedule, track_as=job.name)
     if not context.is_main:
         return
     model.eval()
