@@ -2,6 +2,7 @@
 SHELL := /bin/bash
 export KEDRO_DISABLE_TELEMETRY := 1
 export DO_NOT_TRACK := 1
+export MLFLOW_DISABLE_TELEMETRY := true
 
 PYTHON ?= python3
 VENV := .venv
@@ -13,12 +14,13 @@ PIP_QUIET_FILTER := { grep -v "is ignored: it is neither a file nor a directory"
 # Jupyter refuses to run as root without being told (containers often run as root).
 JUPYTER_ARGS ?= $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help install demo test viz viz-build bench soak notebook clean-demo
+.PHONY: help install demo test viz viz-build mlflow bench soak notebook clean-demo
 
 help:
 	@echo "make demo   - create .venv, install, run kedro run --pipeline=vsc_descriptor then --pipeline=vsc_matching on the demo corpus"
 	@echo "make test   - create .venv if missing, run the test suite"
 	@echo "make viz    - open kedro-viz on the project's pipelines"
+	@echo "make mlflow - open the MLflow UI on the project's tracking store (every kedro run's parameters, metrics, curves, artifacts)"
 	@echo "make notebook - install Jupyter Lab into .venv and open the notebooks with the catalog loaded"
 	@echo "make bench  - preprocess and extraction throughput next to plain PyAV decoding; evaluator time; Chamfer throughput at FIVR-5K scale; prefilter + re-rank over FIVR-200K (100 x 225,960 videos); exact against approximate candidate search at 200K x 20K rows and the approximate one at VSC size; TVN-1 CPU latency per clip; localisation time per candidate pair (TN, the alignment network); kedro find-copies on a 10-s and a 60-s video (after make demo)"
 	@echo "make soak   - preprocess over good and broken videos, stopped at random points by SIGINT / SIGTERM / SIGKILL and resumed (docs/reliability.md)"
@@ -48,6 +50,10 @@ viz: install
 
 viz-build: install
 	$(BIN)/kedro viz build
+
+# kedro-mlflow starts `mlflow ui` from PATH on conf/<env>/mlflow.yml's store; MLFLOW_ARGS="--env=vsc --port=5001" etc.
+mlflow: install
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/kedro mlflow ui $(MLFLOW_ARGS)
 
 notebook: install
 	set -o pipefail; $(BIN)/python -m pip install --disable-pip-version-check -q -e '.[test,notebook]' 2>&1 | $(PIP_QUIET_FILTER)

@@ -79,3 +79,14 @@ def test_a_store_that_cannot_be_opened_warns_in_one_line_and_the_run_succeeds(de
     warned = [r.getMessage() for r in caplog.records if "Experiment tracking is off" in r.getMessage()]
     assert len(warned) == 1 and "locked" in warned[0]
     assert len(runs(demo_run)) == before
+
+
+def test_compare_runs_notebook_tables_two_runs_side_by_side(demo_run):
+    from tests.pipelines.conftest import execute_notebook
+
+    run_pipeline(demo_run, "evaluate")
+    run_pipeline(demo_run, "evaluate")  # two finished runs of one pipeline: the notebook's default pair
+    outputs = execute_notebook(demo_run, "compare_runs.ipynb")
+    text = "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
+    assert "vsc.ensemble.uAP" in text and "difference" in text and "vsc/vsc_metrics.json" in text
+    assert text.count("evaluate ") >= 2 and any("image/png" in o.get("data", {}) for o in outputs)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from unittest import mock
 from pathlib import Path
 from typing import Any
 
 from kedro.framework.hooks import hook_impl
+from kedro_mlflow.config.kedro_mlflow_config import KedroMlflowConfig
 from kedro_mlflow.framework.hooks.mlflow_hook import MlflowHook
 
 from video_similarity.config import quiet_resolvers
@@ -53,15 +55,25 @@ class TrackingHook(MlflowHook):
         server["mlflow_tracking_uri"] = resolve_store_uri(server.get("mlflow_tracking_uri"), self._project_path)
         conf["server"] = server
         context.config_loader["mlflow"] = conf
-        self._uri = server["mlflow_tracking_uri"]
+        self._uri, self._context, self._store_open = server["mlflow_tracking_uri"], context, False
         try:
-            with store_lock(self._uri), quiet_resolvers():
-                check_store(self._uri)
+            # the store is opened when a pipeline runs (_open_store): a session that runs none (kedro find-copies,
+            # kedro mlflow ui, a notebook) does not pay for it, about 0.75 s
+            with quiet_resolvers(), mock.patch.object(KedroMlflowConfig, "setup", lambda config, context: None):
                 super().after_context_created(context)
-        except Exception as error:  # noqa: BLE001 -- any store problem: warn, run untracked
-            self._warn("cannot open the store", error)
+        except Exception as error:  # noqa: BLE001 -- a configuration kedro-mlflow refuses: warn, run untracked
+            self._warn("cannot read conf/<env>/mlflow.yml for", error)
             return
         self._on = True
+
+    def _open_store(self) -> None:
+        """kedro-mlflow's setup (the store, its tables, the experiment), after a quick probe, under the creation lock."""
+        if self._store_open or self._already_active_mlflow:
+            return
+        with store_lock(self._uri):
+            check_store(self._uri)
+            self.mlflow_config.setup(self._context)
+        self._store_open = True
 
     # -- the run
     @hook_impl
@@ -82,6 +94,11 @@ class TrackingHook(MlflowHook):
             switch_catalog_logging(catalog, False)
             return
         self._guard_datasets(catalog)
+        try:
+            self._open_store()
+        except Exception as error:  # noqa: BLE001 -- any store problem: warn, run untracked
+            self._stop("cannot open the store", error)
+            return
         try:
             super().before_pipeline_run(run_params, pipeline, catalog)
             if self.run_id is not None:

@@ -40,3 +40,14 @@ def test_a_second_run_reuses_the_trained_folds(action_run):
     made = checkpoint.stat().st_mtime_ns
     run_pipeline(action_run, "action_recognition", from_nodes=["train_action_models"])
     assert checkpoint.stat().st_mtime_ns == made
+
+
+def test_the_action_run_is_tracked_with_tvn1_top1_per_protocol(action_run):
+    from tests.pipelines.test_tracking import runs
+
+    run = runs(action_run, "action_recognition")[0]
+    metrics = json.loads((action_run / REPORTS / "action_metrics.json").read_text())
+    for protocol, figures in metrics["protocols"].items():
+        for name in ("clip_accuracy", "video_accuracy"):
+            assert run.data.metrics[f"action.{protocol}.{name}"] == figures[name]
+

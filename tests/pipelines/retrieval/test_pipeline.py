@@ -40,6 +40,18 @@ def test_every_encoder_and_similarity_is_scored(retrieval_run):
     assert set(index["split"]) == {"eval", "train"} and (index["role"] == "query").sum() == 3
 
 
+def test_the_retrieval_run_is_tracked_with_every_encoder_and_similaritys_maps(retrieval_run):
+    from tests.pipelines.test_tracking import runs
+    from video_similarity.tracking.metrics import metric_key
+
+    run = runs(retrieval_run, "retrieval")[0]
+    rows = latest_results(retrieval_run)["rows"]
+    for row in rows:
+        for task in ("DSVR", "CSVR", "ISVR"):
+            assert run.data.metrics[f"retrieval.{row['encoder']}.{metric_key(row['similarity'])}.{task}"] == pytest.approx(row[task])
+    assert sum(key.startswith("retrieval.") for key in run.data.metrics) == 3 * len(rows)
+
+
 def test_reranking_the_small_demo_whole_scores_as_the_exhaustive_similarity(retrieval_run):
     """The demo's database is below rerank_top_n, so every video is re-ranked: the float16 shards cost at most their precision."""
     rows = {(r["encoder"], r["similarity"]): r for r in latest_results(retrieval_run)["rows"]}

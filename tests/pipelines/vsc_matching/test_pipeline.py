@@ -53,6 +53,18 @@ def test_matching_metrics_are_the_command_lines_figures(matching_run, capsys):
     assert Path(model["torchscript"]).is_file() and model["split"] == "train" and model["pairs"] > 0
 
 
+def test_the_matching_run_is_tracked_with_each_localizers_segment_ap_and_the_networks_curve(matching_run):
+    from tests.pipelines.test_tracking import runs, store
+
+    run = runs(matching_run, "vsc_matching")[0]
+    metrics = json.loads(next((matching_run / DATA / "08_reporting/test/matching_metrics.json").rglob("matching_metrics.json")).read_text())
+    for name, figures in metrics["localizers"].items():
+        assert run.data.metrics[f"matching.{name}.segment_ap"] == pytest.approx(figures["segment_ap"])
+        assert run.data.metrics[f"matching.{name}.pairwise_uap"] == pytest.approx(figures["pairwise_uap"])
+    history = store(matching_run).get_metric_history(run.info.run_id, "train.alignment_network.loss")
+    assert sorted(m.step for m in history) == list(range(1, len(history) + 1)) and len(history) >= 1
+
+
 def test_matching_descriptors_cover_every_second_without_the_budgets_cut(matching_run):
     base = matching_run / DATA
     queries = load_descriptors(base / "05_model_input/test/matching/query_descriptors.npz")

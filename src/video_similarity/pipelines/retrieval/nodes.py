@@ -314,7 +314,5 @@ def track_retrieval_metrics(results: dict) -> dict:
     from video_similarity.metrics.cc_web import VARIANTS
     from video_similarity.metrics.fivr import TASKS
 
-    rows = {row["encoder"]: {} for row in results["rows"]}
-    for row in results["rows"]:
-        rows[row["encoder"]][row["similarity"]] = {k: v for k, v in row.items() if k in TASKS or k in VARIANTS}
+    rows = {f"{row['encoder']}.{row['similarity']}": {k: v for k, v in row.items() if k in TASKS or k in VARIANTS} for row in results["rows"]}
     return as_metrics(figures(rows))

@@ -197,7 +197,5 @@ def pretraining_overlap(videos: pd.DataFrame, action_models: dict | None, config
 
 def track_severe_metrics(results: pd.DataFrame) -> dict:
     """severe's table as MLflow metrics: top-1 per encoder x setting x method (severe.tvn1.ucf_100.linear.top1, ...)."""
-    table: dict = {}
-    for row in results.itertuples(index=False):
-        table.setdefault(str(row.encoder), {}).setdefault(str(row.setting), {})[str(row.method)] = {"top1": row.top1}
+    table = {f"{row.encoder}.{row.setting}.{row.method}": {"top1": row.top1} for row in results.itertuples(index=False)}
     return as_metrics(figures(table))
