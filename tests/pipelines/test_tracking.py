@@ -90,3 +90,22 @@ def test_compare_runs_notebook_tables_two_runs_side_by_side(demo_run):
     text = "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
     assert "vsc.ensemble.uAP" in text and "difference" in text and "vsc/vsc_metrics.json" in text
     assert text.count("evaluate ") >= 2 and any("image/png" in o.get("data", {}) for o in outputs)
+
+
+def test_a_store_failing_in_the_middle_of_a_run_stops_tracking_with_one_line_and_the_run_succeeds(demo_run, monkeypatch, caplog):
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    def refuse(*args, **kwargs):
+        raise MlflowException("disk I/O error")
+
+    monkeypatch.setattr(MlflowClient, "log_artifact", refuse)  # the first artifact of the run fails
+    reports = demo_run / "data/08_reporting/test/vsc_metrics.json"
+    versions = len(list(reports.iterdir()))
+    with caplog.at_level(logging.WARNING):
+        run_pipeline(demo_run, "evaluate")
+    assert len(list(reports.iterdir())) == versions + 1
+    warned = [r.getMessage() for r in caplog.records if "Experiment tracking is off" in r.getMessage()]
+    assert len(warned) == 1 and "cannot record vsc_" in warned[0] and "disk I/O error" in warned[0]
+    run = runs(demo_run, "evaluate")[0]
+    assert run.info.status == "KILLED" and "vsc.ensemble.uAP" not in run.data.metrics  # nothing recorded after the failure

@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from unittest import mock
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from kedro.framework.hooks import hook_impl
 from kedro_mlflow.config.kedro_mlflow_config import KedroMlflowConfig
@@ -62,7 +62,7 @@ class TrackingHook(MlflowHook):
             with quiet_resolvers(), mock.patch.object(KedroMlflowConfig, "setup", lambda config, context: None):
                 super().after_context_created(context)
         except Exception as error:  # noqa: BLE001 -- a configuration kedro-mlflow refuses: warn, run untracked
-            self._warn("cannot read conf/<env>/mlflow.yml for", error)
+            self._warn("cannot use conf/<env>/mlflow.yml", error)
             return
         self._on = True
 
@@ -97,7 +97,7 @@ class TrackingHook(MlflowHook):
         try:
             self._open_store()
         except Exception as error:  # noqa: BLE001 -- any store problem: warn, run untracked
-            self._stop("cannot open the store", error)
+            self._stop(f"cannot open the store {self._uri}", error)
             return
         try:
             super().before_pipeline_run(run_params, pipeline, catalog)
@@ -108,7 +108,7 @@ class TrackingHook(MlflowHook):
                 log.info("Tracking this run in %s: experiment %s, run %s", self._uri, self.mlflow_config.tracking.experiment.name, self.run_id)
                 active_run.update({"MLFLOW_TRACKING_URI": self.mlflow_config.server.mlflow_tracking_uri, "MLFLOW_RUN_ID": self.run_id})
         except Exception as error:  # noqa: BLE001
-            self._stop("cannot start the run", error)
+            self._stop(f"cannot start a run in {self._uri}", error)
 
     @hook_impl
     def before_node_run(self, node, catalog, inputs, is_async) -> None:
@@ -117,7 +117,7 @@ class TrackingHook(MlflowHook):
         try:
             super().before_node_run(node, catalog, inputs, is_async)
         except Exception as error:  # noqa: BLE001
-            self._stop(f"cannot record the parameters of {node.name}", error)
+            self._stop(f"cannot record the parameters of {node.name} in {self._uri}", error)
 
     def _log_param(self, name: str, value: Any) -> None:
         from mlflow.exceptions import MlflowException
@@ -147,7 +147,7 @@ class TrackingHook(MlflowHook):
         try:
             self.mlflow_config.server._mlflow_client.log_artifact(self.run_id, str(path), artifact_path=str(folder))
         except Exception as error:  # noqa: BLE001
-            self._stop(f"cannot record {dataset_name}", error)
+            self._stop(f"cannot record {dataset_name} in {self._uri}", error)
 
     @hook_impl
     def after_pipeline_run(self, run_params, pipeline, catalog) -> None:
@@ -155,7 +155,7 @@ class TrackingHook(MlflowHook):
             if self._on:
                 super().after_pipeline_run(run_params, pipeline, catalog)
         except Exception as error:  # noqa: BLE001
-            self._stop("cannot close the run", error)
+            self._stop(f"cannot close the run in {self._uri}", error)
         finally:
             self._leave_run()
 
@@ -200,13 +200,13 @@ class TrackingHook(MlflowHook):
             except Exception as error:
                 if not is_tracking_error(error):
                     raise
-                self._stop(f"cannot record {name}", error)
+                self._stop(f"cannot record {name} in {self._uri}", error)
 
         guarded.tracking_guard = True
         return guarded
 
     def _warn(self, what: str, error: BaseException) -> None:
-        log.warning("Experiment tracking is off for the rest of this run: %s %s (%s)", what, getattr(self, "_uri", ""), first_line(error))
+        log.warning("Experiment tracking is off for the rest of this run: %s (%s)", what, first_line(error))
 
     def _stop(self, what: str, error: BaseException) -> None:
         from kedro_mlflow.io.catalog.switch_catalog_logging import switch_catalog_logging
@@ -216,11 +216,7 @@ class TrackingHook(MlflowHook):
         active_run.clear()
         if self._catalog is not None:
             switch_catalog_logging(self._catalog, False)
-        with contextlib.suppress(Exception):
-            import mlflow
-
-            while mlflow.active_run():
-                mlflow.end_run("FAILED")
+        self._leave_run("KILLED")  # the pipeline goes on; its record stops here
         self.run_id = None
 
 
