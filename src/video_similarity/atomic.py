@@ -3,7 +3,8 @@
 Everything is written to a temporary file in the target's folder and renamed
 over the target at the end, so a crash (pre-emption, full disk, a dying
 worker) leaves the previous file or nothing, never half a file that a resumed
-run would trust.
+run would trust. Where several processes write one thing (a copy index, a new
+tracking store), :func:`exclusive_lock` lets one in at a time.
 """
 
 from __future__ import annotations
@@ -96,3 +97,16 @@ def remove_stale_temporaries(root: str | os.PathLike, min_age: float = 0.0) -> i
     if removed:
         log.info("Removed %d temporary file(s) that an interrupted run left under %s", removed, root)
     return removed
+
+
+@contextmanager
+def exclusive_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing): other processes wait here until it is released."""
+    import fcntl  # POSIX; imported here so that the atomic writes above stay importable everywhere
+
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -7,6 +7,8 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+from video_similarity.atomic import exclusive_lock
+
 #: How long a run waits for a store another process holds locked (MLflow's own SQLite busy timeout is 20 s).
 LOCK_WAIT_S = 20.0
 
@@ -81,19 +83,11 @@ def check_store(uri: str | None) -> None:
 def store_lock(uri: str | None) -> Iterator[None]:
     """Held while a run opens a SQLite store: two runs starting on a fresh store would both create its tables."""
     path = _sqlite_file(uri or "")
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock, the second run may warn and go on untracked
-        fcntl = None
-    if path is None or fcntl is None:
+    if path is None:
         yield
         return
-    with open(path.with_name(path.name + ".lock"), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive_lock(path.with_name(path.name + ".lock")):
+        yield
 
 
 def git_commit(project_path: Path) -> dict[str, str]:

@@ -15,7 +15,6 @@ versions are kept).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import secrets
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from video_similarity.atomic import atomic_write
+from video_similarity.atomic import atomic_write, exclusive_lock
 from video_similarity.descriptors import Descriptors, load_descriptors, save_descriptors
 from video_similarity.errors import UserError
 from video_similarity.params import SearchIndexParams, as_dict
@@ -116,12 +115,8 @@ def writer_lock(root: str | Path):
     """One writer at a time (another add-references or a rebuild waits here)."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / ".lock", "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive_lock(root / ".lock"):
+        yield
 
 
 def publish(root: str | Path, manifest: dict, references: pd.DataFrame, descriptors: Descriptors, search: SearchIndexParams) -> str:
