@@ -99,6 +99,7 @@ class TrackingHook(MlflowHook):
         except Exception as error:  # noqa: BLE001 -- any store problem: warn, run untracked
             self._stop(f"cannot open the store {self._uri}", error)
             return
+        self._params_logged: dict[str, str] = {}
         try:
             super().before_pipeline_run(run_params, pipeline, catalog)
             if self.run_id is not None:
@@ -120,15 +121,22 @@ class TrackingHook(MlflowHook):
             self._stop(f"cannot record the parameters of {node.name} in {self._uri}", error)
 
     def _log_param(self, name: str, value: Any) -> None:
+        """Each parameter once per run: kedro-mlflow logs every node's ``params:`` inputs, and most nodes share
+        sections (vsc_descriptor: 544 calls for 144 parameters). When two namespaces' nodes give one name
+        different values, the first stays."""
         from mlflow.exceptions import MlflowException
 
+        if name in self._params_logged:
+            if self._params_logged[name] != str(value):
+                log.debug("Parameter %s already recorded with another value; kept the first", name)
+            return
         try:
             super()._log_param(name, value)
-        except MlflowException as error:
+        except MlflowException as error:  # recorded by an earlier session of this run (tracking.run.id) with another value
             if "Changing param values is not allowed" not in str(error):
                 raise
-            # two namespaces' nodes give one parameter name different values: the first stays
             log.debug("Parameter %s already recorded with another value; kept the first", name)
+        self._params_logged[name] = str(value)
 
     @hook_impl
     def after_dataset_saved(self, dataset_name: str, data: Any, node) -> None:
